@@ -1,0 +1,1 @@
+//! The HTTP origin: serves segments and signed manifests (built in the origin issue).

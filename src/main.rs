@@ -1,1 +1,73 @@
-fn main() {}
+//! `lectern`: the thin binary. Parses flags, loads the configuration, and runs a subcommand.
+//!
+//! # Layout
+//! - `pipeline`: upload → transcoder → packager, shared by every command that makes a ladder.
+//! - `package_cmd`: `lectern package INPUT --out DEST`, offline packaging with a progress bar.
+
+mod package_cmd;
+mod pipeline;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for a bad configuration (EX_CONFIG would be 78; 64 is EX_USAGE, as linkerd does).
+const EXIT_CONFIG: u8 = 64;
+
+/// Lectern: an open-source video origin for learning.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); LECTERN_* environment variables override it.
+    #[arg(long, global = true, env = "LECTERN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Transcode a video file into an HLS + DASH ladder in DEST (a directory or file:// URL).
+    Package(package_cmd::PackageArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LECTERN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match lectern_config::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("lectern: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lectern: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Package(args) => package_cmd::run(args, &config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lectern: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

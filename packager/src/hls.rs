@@ -86,7 +86,7 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
         })
         .collect();
     // Highest bandwidth first, as readers of the file expect; players choose by estimate.
-    variants.sort_by(|a, b| b.bandwidth.cmp(&a.bandwidth));
+    variants.sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
     let mut alternatives = Vec::new();
     if let Some(a) = audio {
         if videos.is_empty() {

@@ -125,8 +125,19 @@ impl Packager {
         Ok(())
     }
 
-    /// Flushes the last segments and writes the playlists and manifests.
+    /// Flushes the last segments and writes the playlists and manifests. On failure everything
+    /// this run wrote is deleted again.
     pub async fn finish(mut self) -> Result<PackageSummary, PackagerError> {
+        match self.write_tail().await {
+            Ok(summary) => Ok(summary),
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_tail(&mut self) -> Result<PackageSummary, PackagerError> {
         let done = self.segmenter.finish();
         self.write_segments(done).await?;
         if self.renditions.iter().all(|r| r.segments.is_empty()) {
@@ -168,7 +179,7 @@ impl Packager {
             .map(Rendition::duration_seconds)
             .fold(0.0, f64::max);
         Ok(PackageSummary {
-            renditions: self.renditions,
+            renditions: self.renditions.clone(),
             bytes: self.bytes,
             objects: self.written.len(),
             duration_seconds,

@@ -373,6 +373,6 @@ mod tests {
         assert!(parse_ladder("", &m).is_err());
         assert!(parse_ladder("abc", &m).is_err());
         assert_eq!(parse_ladder("1080p", &m).expect("ok")[0].kbps, 5000);
-        assert_eq!(parse_ladder("900", &m).expect("ok")[0].kbps, 3471);
+        assert_eq!(parse_ladder("900", &m).expect("ok")[0].kbps, 3470);
     }
 }

@@ -58,8 +58,9 @@ impl LadderPlan {
     }
 }
 
+/// The nearest even number, ties going down (never a pixel more than the source has).
 fn even(value: f64) -> u32 {
-    (((value / 2.0).round() as u32) * 2).max(2)
+    ((((value - 1.0) / 2.0).ceil().max(1.0)) as u32) * 2
 }
 
 /// The rungs for a picture of `width` × `height` (as displayed): every rung whose short side
@@ -183,7 +184,8 @@ mod tests {
 
     #[test]
     fn tiny_and_odd_sources_get_one_even_rung() {
-        assert_eq!(sizes(321, 181), vec![("182p".into(), 322, 182)]);
+        assert_eq!(sizes(321, 181), vec![("180p".into(), 320, 180)]);
+        assert_eq!(sizes(854, 480)[2], ("240p".into(), 426, 240));
         let rung = &plan_rungs(160, 120, &default_ladder())[0];
         assert_eq!((rung.width, rung.height), (160, 120));
         assert!(rung.kbps <= 400);

@@ -26,6 +26,10 @@ const REFERENCE_CAPS: &[(&str, &str)] = &[
     ("application/x-rtsp", "an RTSP reference"),
 ];
 
+/// Typefind's certainty below which a match is chance, not a format (GST_TYPE_FIND_LIKELY).
+/// Random bytes can look like a headerless H.263 or MP3 stream to the weaker detectors.
+const MIN_TYPE_PROBABILITY: u32 = 80;
+
 /// Why the guards stopped a pipeline, read back when its error arrives.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Refusal(Arc<Mutex<Option<String>>>);
@@ -77,6 +81,31 @@ pub(crate) fn add_source(pipeline: &gst::Pipeline, path: &Path) -> Result<Source
         .map_err(|e| TranscodeError::Pipeline(e.to_string()))?;
 
     let refusal = Refusal::default();
+    if let Some(typefind) = decodebin
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("typefind"))
+    {
+        let refusal = refusal.clone();
+        typefind.connect("have-type", false, move |values| {
+            let element = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
+            let probability = values.get(1).and_then(|v| v.get::<u32>().ok()).unwrap_or(0);
+            let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
+            let name = caps
+                .as_ref()
+                .and_then(|c| c.structure(0))
+                .map(|s| s.name().to_string())
+                .unwrap_or_default();
+            tracing::debug!(probability, %name, "type found");
+            if probability < MIN_TYPE_PROBABILITY {
+                fail(
+                    &element,
+                    &refusal,
+                    "not a video or audio file in a known format".to_string(),
+                );
+            }
+            None
+        });
+    }
     {
         let refusal = refusal.clone();
         decodebin.connect("autoplug-continue", false, move |values| {

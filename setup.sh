@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# Installs everything Lectern needs on Debian 12 and builds it. Idempotent: what is present is skipped.
+# Installs everything Lectern needs on Debian 12 and builds it. Idempotent: what is already
+# installed is skipped, so CI runs it every time.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(
   # build
   build-essential pkg-config
-  # GStreamer 1.22: dev files and the plugins that decode what people upload
+  # GStreamer 1.22: development files and the plugins that decode what people upload
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  # tests and benchmarks
-  ffmpeg chromium redis-server nginx-light wrk
-  nodejs npm
+  # tests: ffmpeg decodes every rung, Chromium plays the output, redis-server for the cache tier
+  ffmpeg chromium redis-server
+  # benchmarks: nginx and wrk for the origin, GNU time and bc for the packaging comparison
+  nginx-light wrk time bc
 )
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js for the browser tests: any install will do; Debian's if there is none.
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -27,9 +32,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Browser-test dependencies (playwright-core drives Debian's chromium; hls.js and dash.js are the players).
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust (https://rustup.rs) and run ./setup.sh again" >&2
+  exit 1
+fi
+
+# Browser-test dependencies: playwright-core drives Debian's chromium (it never downloads a
+# browser); hls.js and dashjs are the players under test.
 if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
-  (cd tests/browser && npm ci --no-audit --no-fund)
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  touch tests/browser/node_modules
 fi
 
 cargo build --release --locked
+echo "setup: done. Run the tests with: cargo test --release --workspace --locked"

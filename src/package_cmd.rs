@@ -1,8 +1,9 @@
 //! `lectern package INPUT --out DEST`: one file to a finished HLS + DASH ladder, offline.
 //!
 //! DEST is a directory (created if missing, refused if it holds anything) or a `file://` URL.
-//! The input is probed before DEST is touched, so a bad input leaves nothing behind; a failure
-//! later removes every object this run wrote, and the directory if this run created it.
+//! The input is probed before DEST is touched, so a bad input leaves nothing behind. A failure
+//! later, or Ctrl-C, empties DEST again (everything in it is this run's) and removes it if this
+//! run created it.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -155,30 +156,41 @@ pub async fn run(args: PackageArgs, config: &Config) -> anyhow::Result<()> {
             p.total.map_or_else(|| "?".to_string(), clock)
         ));
     };
-    let result = pipeline::package(&job, &info, store, StorePath::default(), on_progress).await;
+    let result = tokio::select! {
+        result = pipeline::package(&job, &info, store, StorePath::default(), on_progress) => {
+            result.map_err(anyhow::Error::from)
+        }
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; nothing was kept")),
+    };
     bar.finish_and_clear();
     let summary = match result {
         Ok(summary) => summary,
         Err(e) => {
+            // DEST was empty when the run began: whatever is in it now is this run's.
+            clear(&dest.dir)?;
             if dest.created {
-                // Only empty directories go; anything else was not ours.
-                let _ = remove_empty_dirs(&dest.dir);
+                std::fs::remove_dir(&dest.dir)
+                    .with_context(|| format!("cannot remove {}", dest.dir.display()))?;
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     print_summary(&args.input, &dest.dir, &summary, started.elapsed());
     Ok(())
 }
 
-fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
+/// Removes everything inside `dir`, keeping `dir`.
+fn clear(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
-        if path.is_dir() {
-            remove_empty_dirs(&path)?;
-        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("cannot remove {}", path.display()))?;
     }
-    std::fs::remove_dir(dir)
+    Ok(())
 }
 
 fn print_summary(input: &Path, dir: &Path, summary: &PackageSummary, wall: Duration) {

@@ -2,7 +2,7 @@
 //! ending in an appsink whose samples are handed out as plain values.
 //!
 //! ```text
-//! filesrc ! decodebin ─video─ videoconvert ! deinterlace ! videoflip(auto) ! videorate ! tee
+//! filesrc ! decodebin ─video─ videoconvert ! [deinterlace] ! videoflip(auto) ! videorate ! tee
 //!                                          tee ─ queue ! videoscale ! videoconvert ! x264enc ! appsink  (per rung)
 //!                     ─audio─ audioconvert ! audioresample ! audiorate ! avenc_aac ! appsink
 //! ```
@@ -272,12 +272,18 @@ fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), 
     Ok(())
 }
 
-fn queue() -> Result<gst::Element, TranscodeError> {
+/// Raw frames held between threads: enough to decouple decoder and encoders, and no more, as
+/// each 1080p frame is 3 MB (decodebin's own multiqueue absorbs the demuxer's interleaving).
+const VIDEO_QUEUE_FRAMES: u32 = 4;
+/// Raw audio held before the audio encoder.
+const AUDIO_QUEUE_NANOS: u64 = 2_000_000_000;
+
+/// A queue holding at most `frames` buffers, or `nanos` of media when `frames` is 0.
+fn queue(frames: u32, nanos: u64) -> Result<gst::Element, TranscodeError> {
     let q = make("queue")?;
-    // Bounded by time, not buffers: enough to keep every encoder busy, not a whole file.
-    q.set_property("max-size-buffers", 0u32);
+    q.set_property("max-size-buffers", frames);
     q.set_property("max-size-bytes", 0u32);
-    q.set_property("max-size-time", 2_000_000_000u64);
+    q.set_property("max-size-time", nanos);
     Ok(q)
 }
 
@@ -290,7 +296,7 @@ fn build_video(
 ) -> Result<(), TranscodeError> {
     let (fr_n, fr_d) = plan.frame_rate;
     let head = [
-        queue()?,
+        queue(VIDEO_QUEUE_FRAMES, 0)?,
         make("videoconvert")?,
         make("deinterlace")?,
         make("videoflip")?,
@@ -312,7 +318,7 @@ fn build_video(
             .caps(&caps_from("video/x-h264,stream-format=avc,alignment=au")?)
             .build();
         let branch = [
-            queue()?,
+            queue(VIDEO_QUEUE_FRAMES, 0)?,
             make("videoscale")?,
             make("videoconvert")?,
             make("capsfilter")?,
@@ -356,15 +362,16 @@ fn x264(rung: &RungPlan, plan: &LadderPlan) -> Result<gst::Element, TranscodeErr
     enc.set_property_from_str("speed-preset", &plan.preset);
     enc.set_property("key-int-max", plan.keyframe_interval);
     enc.set_property("bframes", plan.bframes);
-    // Peaks are bounded to twice the target, over a one-second buffer.
+    enc.set_property("threads", rung.threads);
+    // Constant bitrate with a one-second VBV buffer: peaks stay close to the target, so the
+    // BANDWIDTH a player reads is what it will need.
     enc.set_property_from_str("pass", "cbr");
     enc.set_property("vbv-buf-capacity", 1000u32);
     enc.set_property(
         "option-string",
         format!(
-            "scenecut=0:min-keyint={}:open-gop=0:vbv-maxrate={}",
-            plan.keyframe_interval,
-            rung.kbps * 2
+            "scenecut=0:min-keyint={}:open-gop=0",
+            plan.keyframe_interval
         ),
     );
     Ok(enc)
@@ -389,7 +396,7 @@ fn build_audio(
         i32::try_from(audio.kbps * 1000).unwrap_or(128_000),
     );
     let chain = [
-        queue()?,
+        queue(0, AUDIO_QUEUE_NANOS)?,
         make("audioconvert")?,
         make("audioresample")?,
         make("audiorate")?,

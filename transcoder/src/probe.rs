@@ -34,6 +34,8 @@ pub struct VideoInfo {
     pub codec: String,
     /// Duration of this stream, when the demuxer says.
     pub duration: Option<Duration>,
+    /// Whether the decoded frames are interlaced (or may be).
+    pub interlaced: bool,
 }
 
 impl VideoInfo {
@@ -197,6 +199,9 @@ fn probe_streams(path: &Path) -> Result<MediaInfo, TranscodeError> {
             rotation,
             codec: tag_str("video-codec").unwrap_or_else(|| "unknown".into()),
             duration: video_duration,
+            interlaced: s
+                .get::<&str>("interlace-mode")
+                .is_ok_and(|mode| mode != "progressive"),
         })
     });
     let audio = seen.audio.as_ref().and_then(|(caps, _)| {
@@ -330,6 +335,7 @@ mod tests {
                 rotation: 0,
                 codec: "H.264".into(),
                 duration: None,
+                interlaced: false,
             }),
             audio: None,
         }

@@ -22,7 +22,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 
 /// Outputs in flight between the encoders and the packager.
-const CHANNEL_DEPTH: usize = 256;
+const CHANNEL_DEPTH: usize = 64;
 
 /// Why a file could not be packaged.
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +162,8 @@ pub async fn package(
         Ok(())
     };
 
-    let mut outcome: Option<Result<(), PipelineError>> = None;
+    // The first packaging error, if any.
+    let mut outcome: Option<PipelineError> = None;
     let mut encoded: Option<Result<Duration, TranscodeError>> = None;
     loop {
         tokio::select! {
@@ -170,7 +171,7 @@ pub async fn package(
             message = rx.recv() => match message {
                 Some(output) => {
                     if let Err(e) = feed(output, &mut packager).await {
-                        outcome = Some(Err(e));
+                        outcome = Some(e);
                         break;
                     }
                 }
@@ -186,7 +187,7 @@ pub async fn package(
         // Everything sent before end-of-stream is already in the channel.
         while let Ok(output) = rx.try_recv() {
             if let Err(e) = feed(output, &mut packager).await {
-                outcome = Some(Err(e));
+                outcome = Some(e);
                 break;
             }
         }
@@ -200,10 +201,11 @@ pub async fn package(
             .map_err(|e| TranscodeError::Pipeline(e.to_string()))
             .and_then(|r| r),
     };
+    // A packaging error explains an encoder stopped by the closed channel, so it comes first.
     let failure = match (outcome, encoded) {
-        (Some(Err(e)), _) => Some(e),
-        (_, Err(e)) => Some(PipelineError::from(e)),
-        _ => None,
+        (Some(e), _) => Some(e),
+        (None, Err(e)) => Some(PipelineError::from(e)),
+        (None, Ok(_)) => None,
     };
     if let Some(error) = failure {
         packager.abort().await;

@@ -25,7 +25,7 @@ use crate::source::{Refusal, add_source};
 use crate::{TranscodeError, make};
 
 /// How long the pipeline may go without producing a sample before it is called stuck.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Decoded media shorter than the probed duration by more than this (or 3 %) is damage.
 pub const SHORTFALL_TOLERANCE: Duration = Duration::from_millis(1500);
@@ -274,7 +274,7 @@ fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element]) -> Result<(), 
 
 /// Raw frames held between threads: enough to decouple decoder and encoders, and no more, as
 /// each 1080p frame is 3 MB (decodebin's own multiqueue absorbs the demuxer's interleaving).
-const VIDEO_QUEUE_FRAMES: u32 = 4;
+const VIDEO_QUEUE_FRAMES: u32 = 2;
 /// Raw audio held before the audio encoder.
 const AUDIO_QUEUE_NANOS: u64 = 2_000_000_000;
 

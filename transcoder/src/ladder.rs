@@ -114,7 +114,10 @@ pub fn plan_rungs(width: u32, height: u32, ladder: &[Rung]) -> Vec<RungPlan> {
 /// several times more threads than cores, and each frame thread holds frames in memory. Measured
 /// on 2 cores with 1080/720/360: 2/1/1 threads ran as fast as 3/3/3 in 86 % of the memory.
 pub fn share_threads(rungs: &mut [RungPlan], cores: u32) {
-    let pixels: u64 = rungs.iter().map(|r| u64::from(r.width) * u64::from(r.height)).sum();
+    let pixels: u64 = rungs
+        .iter()
+        .map(|r| u64::from(r.width) * u64::from(r.height))
+        .sum();
     for rung in rungs.iter_mut() {
         let share = (u64::from(rung.width) * u64::from(rung.height)) as f64 / pixels.max(1) as f64;
         rung.threads = ((share * f64::from(cores)).ceil() as u32).max(1);

@@ -237,6 +237,7 @@ fn run_to_preroll(
     }
     let started = Instant::now();
     let mut tags = Vec::new();
+    let mut stuck_polls = 0;
     loop {
         if started.elapsed() > PROBE_TIMEOUT {
             return Err(TranscodeError::Unreadable(format!(
@@ -245,6 +246,16 @@ fn run_to_preroll(
             )));
         }
         let Some(message) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            if demuxer_gave_up(pipeline) {
+                stuck_polls += 1;
+                if stuck_polls >= STUCK_POLLS {
+                    return Err(TranscodeError::Damaged(
+                        "the file contains no playable streams: it is truncated or damaged".into(),
+                    ));
+                }
+            } else {
+                stuck_polls = 0;
+            }
             continue;
         };
         match message.view() {
@@ -271,6 +282,32 @@ fn run_to_preroll(
         .query_duration::<gst::ClockTime>()
         .map(|d| Duration::from_nanos(d.nseconds()));
     Ok((tags, duration))
+}
+
+/// Polls (of 100 ms) a demuxer may sit stopped without streams before the probe gives up.
+const STUCK_POLLS: u32 = 10;
+
+/// True when a demuxer has stopped its reading task without exposing a single stream.
+///
+/// qtdemux normally posts "no playable streams" for an MP4 whose index was cut off, but now and
+/// then (seen about once in 30 runs under load on GStreamer 1.22) it pauses its task silently and
+/// decodebin waits for pads forever. This turns that stall into the error it should have been.
+fn demuxer_gave_up(pipeline: &gst::Pipeline) -> bool {
+    pipeline
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .any(|element| {
+            let is_demuxer = element
+                .factory()
+                .is_some_and(|f| f.metadata("klass").unwrap_or_default().contains("Demuxer"));
+            is_demuxer
+                && element.src_pads().is_empty()
+                && element
+                    .sink_pads()
+                    .iter()
+                    .any(|pad| pad.task_state() == gst::TaskState::Paused)
+        })
 }
 
 /// Checks what a probe found against what Lectern can turn into a video.

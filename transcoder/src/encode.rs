@@ -21,7 +21,7 @@ use gstreamer_app as gst_app;
 
 use crate::ladder::{LadderPlan, RungPlan};
 use crate::probe::MediaInfo;
-use crate::source::{Refusal, add_source};
+use crate::source::{Refusal, add_source, discard_pad, pad_media_type};
 use crate::{TranscodeError, make};
 
 /// How long the pipeline may go without producing a sample before it is called stuck.
@@ -416,16 +416,6 @@ fn build_audio(
     Ok(())
 }
 
-fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
-    if let Ok(sink) = make("fakesink") {
-        let _ = pipeline.add(&sink);
-        let _ = sink.sync_state_with_parent();
-        if let Some(sinkpad) = sink.static_pad("sink") {
-            let _ = pad.link(&sinkpad);
-        }
-    }
-}
-
 impl Transcode {
     /// Starts encoding `input` (already probed as `info`) by `plan`, handing outputs to `out`.
     pub fn start(
@@ -463,11 +453,7 @@ impl Transcode {
             let Some(pipeline) = pipeline_weak.upgrade() else {
                 return;
             };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            let name = caps
-                .structure(0)
-                .map(|s| s.name().to_string())
-                .unwrap_or_default();
+            let name = pad_media_type(pad);
             let Ok(mut linked) = linked.lock() else {
                 return;
             };
@@ -478,7 +464,7 @@ impl Transcode {
                 linked.1 = true;
                 build_audio(&pipeline, pad, &plan, &shared)
             } else {
-                discard(&pipeline, pad);
+                discard_pad(&pipeline, pad);
                 Ok(())
             };
             if let Err(e) = result {

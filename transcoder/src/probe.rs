@@ -8,7 +8,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use crate::TranscodeError;
-use crate::source::add_source;
+use crate::source::{add_source, discard_pad, media_type};
 
 /// The largest picture accepted: 8K UHD (7680 × 4320), either orientation.
 pub const MAX_LONG_SIDE: u32 = 7680;
@@ -32,8 +32,6 @@ pub struct VideoInfo {
     pub rotation: u32,
     /// Codec as the demuxer names it.
     pub codec: String,
-    /// Duration of this stream, when the demuxer says.
-    pub duration: Option<Duration>,
     /// Whether the decoded frames are interlaced (or may be).
     pub interlaced: bool,
 }
@@ -60,8 +58,6 @@ pub struct AudioInfo {
     pub rate: u32,
     /// Codec as the demuxer names it.
     pub codec: String,
-    /// Duration of this stream, when the demuxer says.
-    pub duration: Option<Duration>,
 }
 
 /// What a probe found.
@@ -105,8 +101,8 @@ pub fn probe(path: &Path, limits: &ProbeLimits) -> Result<MediaInfo, TranscodeEr
 /// Streams seen on decodebin's pads.
 #[derive(Default)]
 struct Seen {
-    video: Option<(gst::Caps, gst::Pad)>,
-    audio: Option<(gst::Caps, gst::Pad)>,
+    video: Option<gst::Caps>,
+    audio: Option<gst::Caps>,
     demuxer: Option<String>,
 }
 
@@ -139,25 +135,16 @@ fn probe_streams(path: &Path) -> Result<MediaInfo, TranscodeError> {
                 return;
             };
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            let name = caps
-                .structure(0)
-                .map(|s| s.name().to_string())
-                .unwrap_or_default();
+            let name = media_type(Some(&caps));
             if let Ok(mut seen) = seen.lock() {
                 if name.starts_with("video/x-raw") && seen.video.is_none() {
-                    seen.video = Some((caps.clone(), pad.clone()));
+                    seen.video = Some(caps.clone());
                 } else if name.starts_with("audio/x-raw") && seen.audio.is_none() {
-                    seen.audio = Some((caps.clone(), pad.clone()));
+                    seen.audio = Some(caps.clone());
                 }
             }
             // Every pad goes to a fakesink so the pipeline can preroll.
-            if let Ok(sink) = crate::make("fakesink") {
-                let _ = pipeline.add(&sink);
-                let _ = sink.sync_state_with_parent();
-                if let Some(sinkpad) = sink.static_pad("sink") {
-                    let _ = pad.link(&sinkpad);
-                }
-            }
+            discard_pad(&pipeline, pad);
         });
     }
 
@@ -165,13 +152,6 @@ fn probe_streams(path: &Path) -> Result<MediaInfo, TranscodeError> {
     let seen = seen
         .lock()
         .map_err(|_| TranscodeError::Pipeline("poisoned lock".into()))?;
-    let pad_duration = |stream: &Option<(gst::Caps, gst::Pad)>| {
-        stream
-            .as_ref()
-            .and_then(|(_, pad)| pad.query_duration::<gst::ClockTime>())
-            .map(|d| Duration::from_nanos(d.nseconds()))
-    };
-    let (video_duration, audio_duration) = (pad_duration(&seen.video), pad_duration(&seen.audio));
     let _ = pipeline.set_state(gst::State::Null);
     let (tags, duration) = result?;
 
@@ -184,7 +164,7 @@ fn probe_streams(path: &Path) -> Result<MediaInfo, TranscodeError> {
         .and_then(|d| d.parse::<u32>().ok())
         .unwrap_or(0)
         % 360;
-    let video = seen.video.as_ref().and_then(|(caps, _)| {
+    let video = seen.video.as_ref().and_then(|caps| {
         let s = caps.structure(0)?;
         let frac = |field: &str| {
             s.get::<gst::Fraction>(field)
@@ -198,19 +178,17 @@ fn probe_streams(path: &Path) -> Result<MediaInfo, TranscodeError> {
             frame_rate: frac("framerate").unwrap_or((0, 1)),
             rotation,
             codec: tag_str("video-codec").unwrap_or_else(|| "unknown".into()),
-            duration: video_duration,
             interlaced: s
                 .get::<&str>("interlace-mode")
                 .is_ok_and(|mode| mode != "progressive"),
         })
     });
-    let audio = seen.audio.as_ref().and_then(|(caps, _)| {
+    let audio = seen.audio.as_ref().and_then(|caps| {
         let s = caps.structure(0)?;
         Some(AudioInfo {
             channels: s.get::<i32>("channels").ok()?.max(0) as u32,
             rate: s.get::<i32>("rate").ok()?.max(0) as u32,
             codec: tag_str("audio-codec").unwrap_or_else(|| "unknown".into()),
-            duration: audio_duration,
         })
     });
     Ok(MediaInfo {
@@ -371,7 +349,6 @@ mod tests {
                 frame_rate: (30, 1),
                 rotation: 0,
                 codec: "H.264".into(),
-                duration: None,
                 interlaced: false,
             }),
             audio: None,

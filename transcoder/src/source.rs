@@ -57,6 +57,30 @@ pub(crate) struct Source {
     pub refusal: Refusal,
 }
 
+/// The media type of the first structure of `caps` (`video/x-raw`), or "".
+pub(crate) fn media_type(caps: Option<&gst::CapsRef>) -> String {
+    caps.and_then(|c| c.structure(0))
+        .map(|s| s.name().to_string())
+        .unwrap_or_default()
+}
+
+/// The media type of the caps on a decoded pad.
+pub(crate) fn pad_media_type(pad: &gst::Pad) -> String {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    media_type(Some(&caps))
+}
+
+/// Links a pad nobody needs to a fakesink so that it neither blocks preroll nor errors.
+pub(crate) fn discard_pad(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    if let Ok(sink) = crate::make("fakesink") {
+        let _ = pipeline.add(&sink);
+        let _ = sink.sync_state_with_parent();
+        if let Some(sinkpad) = sink.static_pad("sink") {
+            let _ = pad.link(&sinkpad);
+        }
+    }
+}
+
 fn fail(element: &gst::Element, refusal: &Refusal, reason: String) {
     refusal.set(reason.clone());
     let message = gst::message::Error::builder(gst::CoreError::Failed, &reason)
@@ -90,11 +114,7 @@ pub(crate) fn add_source(pipeline: &gst::Pipeline, path: &Path) -> Result<Source
             let element = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
             let probability = values.get(1).and_then(|v| v.get::<u32>().ok()).unwrap_or(0);
             let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
-            let name = caps
-                .as_ref()
-                .and_then(|c| c.structure(0))
-                .map(|s| s.name().to_string())
-                .unwrap_or_default();
+            let name = media_type(caps.as_deref());
             tracing::debug!(probability, %name, "type found");
             if probability < MIN_TYPE_PROBABILITY {
                 fail(
@@ -110,11 +130,7 @@ pub(crate) fn add_source(pipeline: &gst::Pipeline, path: &Path) -> Result<Source
         let refusal = refusal.clone();
         decodebin.connect("autoplug-continue", false, move |values| {
             let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
-            let name = caps
-                .as_ref()
-                .and_then(|c| c.structure(0))
-                .map(|s| s.name().to_string())
-                .unwrap_or_default();
+            let name = media_type(caps.as_deref());
             if let Some((_, what)) = REFERENCE_CAPS.iter().find(|(caps, _)| *caps == name) {
                 if let Some(element) = values.first().and_then(|v| v.get::<gst::Element>().ok()) {
                     fail(

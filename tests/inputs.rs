@@ -331,3 +331,31 @@ fn audio_only_file_becomes_an_audio_presentation() {
     // 6.4 s cut every 2 s: four segments.
     assert_eq!(segments.len(), 4);
 }
+
+#[test]
+fn variable_frame_rate_is_encoded_at_a_constant_rate() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = tmp.path().join("vfr.mkv");
+    // A stream that declares no frame rate (0/1), as screen and browser recorders write.
+    gst(&format!(
+        "videotestsrc num-buffers=90 ! video/x-raw,width=320,height=180,framerate=30/1 ! x264enc speed-preset=ultrafast ! h264parse ! capssetter caps=video/x-h264,framerate=(fraction)0/1 ! matroskamux ! filesink location={}",
+        input.display()
+    ))
+    .expect("vfr clip");
+    let out = tmp.path().join("out");
+    let run = common::package(&input, &out, &["--segment-seconds", "1"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let master = std::fs::read(out.join("master.m3u8")).expect("master");
+    let master = m3u8_rs::parse_master_playlist_res(&master).expect("parses");
+    assert_eq!(master.variants[0].frame_rate, Some(30.0));
+    let segments = common::rendition_segments(&out.join("180p")).expect("segments");
+    assert_eq!(segments.len(), 3);
+    assert!(
+        segments.iter().all(|s| s.samples == 30),
+        "30 frames a second"
+    );
+}

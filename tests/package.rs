@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::{
     Clip, assert_success, ffmpeg_decode_errors, make_clip, package, rendition_segments, timescale,
@@ -143,136 +144,125 @@ fn check_output(out: &Path, expect: &Expect) {
     }
 }
 
+/// A clip packaged into a temporary directory (kept alive as long as this is).
+struct Packaged {
+    _tmp: tempfile::TempDir,
+    out: PathBuf,
+    run: Output,
+}
+
+/// Generates `clip`, runs `lectern package` on it with `flags`, and requires success.
+fn packaged(clip: Clip, flags: &[&str]) -> Packaged {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = make_clip(tmp.path(), "in.mp4", &clip).expect("clip");
+    let out = tmp.path().join("out");
+    let run = package(&input, &out, flags);
+    assert_success(&run);
+    Packaged {
+        _tmp: tmp,
+        out,
+        run,
+    }
+}
+
+fn rungs_30fps(
+    rungs: &'static [(&'static str, u64, u64)],
+    audio: bool,
+    segment_seconds: f64,
+) -> Expect<'static> {
+    Expect {
+        rungs,
+        audio,
+        frame_rate: (30, 1),
+        segment_seconds,
+    }
+}
+
 #[test]
 fn landscape_with_audio_makes_every_rung_that_fits() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (854, 480),
             seconds: 9.0,
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    let run = package(&input, &out, &[]);
-    assert_success(&run);
-    let stdout = String::from_utf8_lossy(&run.stdout);
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&p.run.stdout);
     assert!(stdout.contains("4 renditions"), "{stdout}");
     assert!(
         stdout.contains("master.m3u8") && stdout.contains("manifest.mpd"),
         "{stdout}"
     );
     check_output(
-        &out,
-        &Expect {
-            rungs: &[("480p", 854, 480), ("360p", 640, 360), ("240p", 426, 240)],
-            audio: true,
-            frame_rate: (30, 1),
-            segment_seconds: 4.0,
-        },
+        &p.out,
+        &rungs_30fps(
+            &[("480p", 854, 480), ("360p", 640, 360), ("240p", 426, 240)],
+            true,
+            4.0,
+        ),
     );
 }
 
 #[test]
 fn video_without_audio() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (320, 240),
             audio: false,
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    assert_success(&package(&input, &out, &[]));
-    check_output(
-        &out,
-        &Expect {
-            rungs: &[("240p", 320, 240)],
-            audio: false,
-            frame_rate: (30, 1),
-            segment_seconds: 4.0,
-        },
+        &[],
     );
-    assert!(!out.join("audio").exists());
+    check_output(&p.out, &rungs_30fps(&[("240p", 320, 240)], false, 4.0));
+    assert!(!p.out.join("audio").exists());
 }
 
 #[test]
 fn portrait_from_rotation_metadata() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (640, 360),
             rotate: Some(90),
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    assert_success(&package(&input, &out, &[]));
+        &[],
+    );
     check_output(
-        &out,
-        &Expect {
-            rungs: &[("360p", 360, 640), ("240p", 240, 426)],
-            audio: true,
-            frame_rate: (30, 1),
-            segment_seconds: 4.0,
-        },
+        &p.out,
+        &rungs_30fps(&[("360p", 360, 640), ("240p", 240, 426)], true, 4.0),
     );
 }
 
 #[test]
 fn portrait_pixels() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (360, 640),
             audio: false,
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    assert_success(&package(&input, &out, &["--ladder", "360,240"]));
+        &["--ladder", "360,240"],
+    );
     check_output(
-        &out,
-        &Expect {
-            rungs: &[("360p", 360, 640), ("240p", 240, 426)],
-            audio: false,
-            frame_rate: (30, 1),
-            segment_seconds: 4.0,
-        },
+        &p.out,
+        &rungs_30fps(&[("360p", 360, 640), ("240p", 240, 426)], false, 4.0),
     );
 }
 
 #[test]
 fn ntsc_frame_rate_keeps_whole_frames() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (426, 240),
             rate: "30000/1001",
             seconds: 9.0,
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    assert_success(&package(&input, &out, &[]));
+        &[],
+    );
     check_output(
-        &out,
+        &p.out,
         &Expect {
             rungs: &[("240p", 426, 240)],
             audio: true,
@@ -281,34 +271,21 @@ fn ntsc_frame_rate_keeps_whole_frames() {
         },
     );
     // 120 frames of 3003 ticks: 4.004 s.
-    let playlist = std::fs::read_to_string(out.join("240p/index.m3u8")).expect("playlist");
+    let playlist = std::fs::read_to_string(p.out.join("240p/index.m3u8")).expect("playlist");
     assert!(playlist.contains("#EXTINF:4.004,"), "{playlist}");
 }
 
 #[test]
 fn odd_size_gets_even_output() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let input = make_clip(
-        tmp.path(),
-        "in.mp4",
-        &Clip {
+    let p = packaged(
+        Clip {
             size: (321, 181),
             seconds: 3.0,
             ..Clip::default()
         },
-    )
-    .expect("clip");
-    let out = tmp.path().join("out");
-    assert_success(&package(&input, &out, &["--segment-seconds", "2"]));
-    check_output(
-        &out,
-        &Expect {
-            rungs: &[("180p", 320, 180)],
-            audio: true,
-            frame_rate: (30, 1),
-            segment_seconds: 2.0,
-        },
+        &["--segment-seconds", "2"],
     );
+    check_output(&p.out, &rungs_30fps(&[("180p", 320, 180)], true, 2.0));
 }
 
 #[test]

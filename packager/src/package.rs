@@ -143,8 +143,23 @@ impl Packager {
         if self.renditions.iter().all(|r| r.segments.is_empty()) {
             return Err(PackagerError::Empty);
         }
-        // A track that produced nothing (say, a silent stream that never started) is left out.
-        self.renditions.retain(|r| !r.segments.is_empty());
+        // A track that produced nothing (say, a stream that never started) is left out, and
+        // its init segment removed again.
+        let (kept, empty): (Vec<Rendition>, Vec<Rendition>) = std::mem::take(&mut self.renditions)
+            .into_iter()
+            .partition(|r| !r.segments.is_empty());
+        self.renditions = kept;
+        for rendition in empty {
+            let path = self.path(&rendition.init_path());
+            self.store
+                .delete(&path)
+                .await
+                .map_err(|source| PackagerError::Store {
+                    path: path.to_string(),
+                    source,
+                })?;
+            self.written.retain(|p| *p != path);
+        }
         self.renditions.sort_by_key(|r| {
             (
                 !r.spec.is_video(),
@@ -195,10 +210,14 @@ impl Packager {
         }
     }
 
-    async fn put(&mut self, relative: &str, bytes: Vec<u8>) -> Result<(), PackagerError> {
-        let path = relative
+    fn path(&self, relative: &str) -> Path {
+        relative
             .split('/')
-            .fold(self.prefix.clone(), |path, part| path.join(part));
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    async fn put(&mut self, relative: &str, bytes: Vec<u8>) -> Result<(), PackagerError> {
+        let path = self.path(relative);
         let len = bytes.len() as u64;
         // Recorded before the write so that an abort also removes a half-written object.
         self.written.push(path.clone());

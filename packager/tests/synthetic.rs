@@ -363,6 +363,33 @@ async fn written_in_order_and_abort_removes_everything() {
 }
 
 #[tokio::test]
+async fn a_track_without_samples_is_left_out_entirely() {
+    let store = Arc::new(InMemory::new());
+    let mut p = Packager::new(store.clone(), Path::from("p"), 2);
+    let v = p
+        .add_track(video_spec("360p", 640, 360))
+        .await
+        .expect("track");
+    p.add_track(audio_spec()).await.expect("track");
+    for (i, &(pts, dts, key)) in video_frames(30).iter().enumerate() {
+        let s = Sample {
+            pts,
+            dts,
+            duration: 3000,
+            keyframe: key,
+            data: payload(1, i, 50),
+        };
+        p.push(v, s).await.expect("push");
+    }
+    let summary = p.finish().await.expect("finish");
+    assert_eq!(summary.renditions.len(), 1);
+    let names: Vec<String> = objects(&store).await.into_iter().map(|(n, _)| n).collect();
+    assert!(!names.iter().any(|n| n.starts_with("p/audio")), "{names:?}");
+    let master = read(&store, "p/master.m3u8").await;
+    assert!(!String::from_utf8_lossy(&master).contains("audio"));
+}
+
+#[tokio::test]
 async fn bad_input_is_an_error_not_a_panic() {
     let store = Arc::new(InMemory::new());
     let mut p = Packager::new(store.clone(), Path::from("x"), 2);

@@ -1,14 +1,23 @@
 //! The HTTP origin: serves segments and signed manifests to players and CDNs.
 //!
-//! Built so far: the pieces that decide what a request gets, independent of the HTTP server
-//! (which comes next, in this crate, on hyper).
+//! Only this crate and the binary know hyper. It does not know the database: it asks a
+//! [`catalog::Catalog`] which presentation is current for a video.
 //!
 //! # Layout
+//! - [`server`]: routes, HTTP semantics for media objects, the accept loop ([`server::serve`]).
+//! - [`cache`]: the memory tier over the object store, with coalesced misses.
+//! - [`catalog`]: the question the origin asks about videos, answered by the binary.
 //! - [`token`]: signed playback tokens (HMAC-SHA256, key rotation, constant-time check).
 //! - [`range`]: the `Range` header, to the letter of RFC 9110 §14.
-//! - [`conditional`]: `If-None-Match`, `If-Modified-Since`, `If-Range` against an object's
-//!   validators.
+//! - [`conditional`]: `If-None-Match`, `If-Modified-Since`, `If-Range`.
 
+pub mod cache;
+pub mod catalog;
 pub mod conditional;
 pub mod range;
+pub mod server;
 pub mod token;
+
+pub use catalog::{Catalog, CatalogError, VideoEntry};
+pub use server::{Origin, OriginConfig, serve};
+pub use token::{Signer, SigningKey, TokenError};

@@ -1,0 +1,148 @@
+//! The memory tier: a byte-weighted moka cache in front of the object store.
+//!
+//! Concurrent misses for one key make exactly one store read: moka's `or_try_insert_with`
+//! runs the loader once and hands its result to every waiter. Keys are store paths, never
+//! tokens, so one cached segment serves every viewer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+/// One object as the origin serves it.
+#[derive(Debug, Clone)]
+pub struct CachedObject {
+    /// The whole body.
+    pub body: Bytes,
+    /// Strong entity tag, quoted.
+    pub etag: String,
+    /// When it was stored.
+    pub last_modified: SystemTime,
+}
+
+/// Where a response came from; feeds `X-Cache` and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from memory.
+    HitMemory,
+    /// Read from the store (by this request or one it waited on).
+    Miss,
+}
+
+impl CacheStatus {
+    /// The `X-Cache` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HitMemory => "hit-memory",
+            Self::Miss => "miss",
+        }
+    }
+}
+
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No such object.
+    #[error("not found")]
+    NotFound,
+    /// The store failed.
+    #[error("object store: {0}")]
+    Store(String),
+}
+
+/// The memory cache over a store.
+pub struct MemoryCache {
+    store: Arc<dyn ObjectStore>,
+    cache: moka::future::Cache<String, CachedObject>,
+    /// Store reads made (for tests and metrics).
+    store_reads: AtomicU64,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.cache.entry_count())
+            .field("bytes", &self.cache.weighted_size())
+            .finish()
+    }
+}
+
+impl MemoryCache {
+    /// A cache of at most `capacity_bytes` of object bodies over `store`.
+    pub fn new(store: Arc<dyn ObjectStore>, capacity_bytes: u64) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(capacity_bytes)
+            .weigher(|key: &String, value: &CachedObject| {
+                u32::try_from(value.body.len() + key.len()).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self {
+            store,
+            cache,
+            store_reads: AtomicU64::new(0),
+        }
+    }
+
+    /// Store reads so far.
+    pub fn store_reads(&self) -> u64 {
+        self.store_reads.load(Ordering::Relaxed)
+    }
+
+    /// Drops every cached object under `prefix` (after a delete).
+    pub fn invalidate_prefix(&self, prefix: &str) {
+        let prefix = format!("{prefix}/");
+        let _ = self
+            .cache
+            .invalidate_entries_if(move |key, _| key.starts_with(&prefix));
+    }
+
+    /// The object at `path`, from memory or (once, however many ask at once) from the store.
+    pub async fn get(&self, path: &str) -> Result<(CachedObject, CacheStatus), Arc<FetchError>> {
+        let entry = self
+            .cache
+            .entry(path.to_string())
+            .or_try_insert_with(self.fetch(path))
+            .await?;
+        let status = if entry.is_fresh() {
+            CacheStatus::Miss
+        } else {
+            CacheStatus::HitMemory
+        };
+        Ok((entry.into_value(), status))
+    }
+
+    async fn fetch(&self, path: &str) -> Result<CachedObject, FetchError> {
+        self.store_reads.fetch_add(1, Ordering::Relaxed);
+        let result = self
+            .store
+            .get(&Path::from(path))
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => FetchError::NotFound,
+                other => FetchError::Store(other.to_string()),
+            })?;
+        let meta = result.meta.clone();
+        let body = result
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Store(e.to_string()))?;
+        let modified: SystemTime = meta.last_modified.into();
+        let etag = match meta.e_tag {
+            Some(tag) => format!("\"{}\"", tag.trim_matches('"')),
+            None => {
+                let secs = modified
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                format!("\"{:x}-{secs:x}\"", body.len())
+            }
+        };
+        Ok(CachedObject {
+            body,
+            etag,
+            last_modified: modified,
+        })
+    }
+}

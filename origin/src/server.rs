@@ -1,0 +1,482 @@
+//! The HTTP side: routes, the letter of HTTP for media objects, and the accept loop.
+//!
+//! A request's life: accept (connection limit) → parse path (percent-decoded once, every segment
+//! checked) → route → token check (`/play`) or public check (`/media`) → catalog (cached) →
+//! memory cache → object store → conditional / range → response with CORS and cache headers.
+//!
+//! Routes:
+//! - `GET|HEAD /play/{token}/{video_id}/{path}`: signed playback; `{path}` is relative to the
+//!   video's current presentation (`master.m3u8`, `720p/3.m4s`, …).
+//! - `GET|HEAD /media/{video_id}/{rev}/{path}`: public videos, unsigned, immutable.
+//! - `GET /healthz` (alive), `GET /readyz` (store and catalog answer).
+//! - `OPTIONS` anything: CORS preflight, 204.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::cache::{FetchError, MemoryCache};
+use crate::catalog::{Catalog, VideoEntry};
+use crate::conditional::{Validators, if_range_matches, not_modified};
+use crate::range::{self, RangeOutcome};
+use crate::token::{Signer, TokenError};
+
+/// `Cache-Control` of immutable media (segments, init segments, public manifests).
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of errors: short, so a fixed problem heals quickly.
+pub const ERROR_CACHE: &str = "no-store";
+/// Longest a signed manifest may be cached by a browser, token life permitting.
+pub const MANIFEST_MAX_AGE: u64 = 300;
+/// How long a catalog answer is reused before asking again.
+pub const CATALOG_TTL: Duration = Duration::from_secs(2);
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct OriginConfig {
+    /// `Access-Control-Allow-Origin` value.
+    pub cors_origin: String,
+    /// Concurrent connections accepted; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Bytes of memory cache.
+    pub memory_cache_bytes: u64,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            cors_origin: "*".to_string(),
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            memory_cache_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// Everything a request needs.
+pub struct Origin {
+    config: OriginConfig,
+    signer: Signer,
+    catalog: Arc<dyn Catalog>,
+    cache: MemoryCache,
+    /// Recent catalog answers (the hot path never waits on SQL for every segment).
+    videos: moka::future::Cache<String, Option<VideoEntry>>,
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+/// A response body: always complete in memory (objects come from the memory tier).
+pub type Body = Full<Bytes>;
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(ERROR_CACHE));
+    response
+}
+
+/// Content type by file name.
+pub fn content_type(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let in_audio = path.split('/').any(|p| p == "audio");
+    match ext {
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "mpd" => "application/dash+xml",
+        "mp4" | "m4s" if in_audio => "audio/mp4",
+        "mp4" | "m4s" => "video/mp4",
+        "jpg" | "jpeg" => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn is_manifest(path: &str) -> bool {
+    path.ends_with(".m3u8") || path.ends_with(".mpd")
+}
+
+/// Splits a request path into segments, percent-decoding each exactly once and refusing
+/// anything that could leave the media tree or is not a name Lectern writes.
+pub fn split_path(raw: &str) -> Result<Vec<String>, &'static str> {
+    let raw = raw.strip_prefix('/').ok_or("path must start with /")?;
+    raw.split('/')
+        .map(|segment| {
+            let decoded = percent_decode(segment).ok_or("bad percent-encoding")?;
+            let ok = !decoded.is_empty()
+                && decoded != "."
+                && decoded != ".."
+                && decoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                && !decoded.starts_with('.');
+            ok.then_some(decoded).ok_or("path segment not allowed")
+        })
+        .collect()
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Origin {
+    /// An origin over `catalog`, reading media through a memory cache of `store`.
+    pub fn new(
+        config: OriginConfig,
+        signer: Signer,
+        catalog: Arc<dyn Catalog>,
+        store: Arc<dyn object_store::ObjectStore>,
+    ) -> Self {
+        let cache = MemoryCache::new(store, config.memory_cache_bytes);
+        Self {
+            config,
+            signer,
+            catalog,
+            cache,
+            videos: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CATALOG_TTL)
+                .build(),
+        }
+    }
+
+    /// The memory tier (for tests and metrics).
+    pub fn cache(&self) -> &MemoryCache {
+        &self.cache
+    }
+
+    /// The signer (the binary issues playback URLs with it).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Forgets a video's catalog answer and cached objects (after it changed or was deleted).
+    pub async fn forget(&self, video_id: &str, prefix: Option<&str>) {
+        self.videos.invalidate(video_id).await;
+        if let Some(prefix) = prefix {
+            self.cache.invalidate_prefix(prefix);
+        }
+    }
+
+    async fn video(&self, id: &str) -> Result<Option<VideoEntry>, Response<Body>> {
+        let catalog = self.catalog.clone();
+        let key = id.to_string();
+        self.videos
+            .try_get_with(key.clone(), async move { catalog.lookup(&key).await })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "catalog lookup failed");
+                json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the catalog is unavailable",
+                )
+            })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let mut response = self.route(&request).await;
+        let headers = response.headers_mut();
+        if let Ok(origin) = HeaderValue::from_str(&self.config.cors_origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Content-Length, Content-Range, ETag, X-Cache"),
+        );
+        response
+    }
+
+    async fn route(&self, request: &Request<Incoming>) -> Response<Body> {
+        let method = request.method();
+        if method == Method::OPTIONS {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Range, If-None-Match, If-Modified-Since, If-Range"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+            return r;
+        }
+        if method != Method::GET && method != Method::HEAD {
+            let mut r = json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "only GET, HEAD and OPTIONS",
+            );
+            r.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            );
+            return r;
+        }
+        let segments = match split_path(request.uri().path()) {
+            Ok(segments) => segments,
+            Err(why) => return json_error(StatusCode::BAD_REQUEST, "bad_path", why),
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match segments.as_slice() {
+            ["healthz"] => text(StatusCode::OK, "ok"),
+            ["readyz"] => {
+                if self.catalog.ready().await {
+                    text(StatusCode::OK, "ready")
+                } else {
+                    text(StatusCode::SERVICE_UNAVAILABLE, "catalog unavailable")
+                }
+            }
+            ["play", token, video_id, rest @ ..] if !rest.is_empty() => {
+                let claims = match self.signer.verify(token, video_id, now_unix()) {
+                    Ok(claims) => claims,
+                    Err(e) => return token_refused(e),
+                };
+                let entry = match self.video(video_id).await {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => {
+                        return json_error(StatusCode::NOT_FOUND, "not_found", "no such video");
+                    }
+                    Err(r) => return r,
+                };
+                let path = rest.join("/");
+                let cache_control = if is_manifest(&path) {
+                    let left = claims.expires.saturating_sub(now_unix());
+                    format!("private, max-age={}", left.min(MANIFEST_MAX_AGE))
+                } else {
+                    IMMUTABLE.to_string()
+                };
+                self.object(request, &format!("{}/{path}", entry.prefix), &cache_control)
+                    .await
+            }
+            ["media", video_id, rev, rest @ ..] if !rest.is_empty() => {
+                let entry = match self.video(video_id).await {
+                    Ok(entry) => entry,
+                    Err(r) => return r,
+                };
+                let wanted = format!("media/{video_id}/{rev}");
+                match entry {
+                    Some(entry) if entry.public && entry.prefix == wanted => {
+                        let path = format!("{wanted}/{}", rest.join("/"));
+                        self.object(request, &path, IMMUTABLE).await
+                    }
+                    _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such public video"),
+                }
+            }
+            _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such route"),
+        }
+    }
+
+    async fn object(
+        &self,
+        request: &Request<Incoming>,
+        path: &str,
+        cache_control: &str,
+    ) -> Response<Body> {
+        let (object, status) = match self.cache.get(path).await {
+            Ok(found) => found,
+            Err(e) => {
+                return match *e {
+                    FetchError::NotFound => {
+                        json_error(StatusCode::NOT_FOUND, "not_found", "no such object")
+                    }
+                    FetchError::Store(ref why) => {
+                        tracing::error!(path, error = %why, "store read failed");
+                        json_error(
+                            StatusCode::BAD_GATEWAY,
+                            "store_unavailable",
+                            "the media store failed",
+                        )
+                    }
+                };
+            }
+        };
+        let headers = request.headers();
+        let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let validators = Validators {
+            etag: &object.etag,
+            last_modified: object.last_modified,
+        };
+        let len = object.body.len() as u64;
+        let mut builder = Response::builder()
+            .header(header::CONTENT_TYPE, content_type(path))
+            .header(header::CACHE_CONTROL, cache_control)
+            .header(header::ETAG, object.etag.as_str())
+            .header(
+                header::LAST_MODIFIED,
+                httpdate::fmt_http_date(object.last_modified),
+            )
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header("x-cache", status.as_str());
+        if not_modified(
+            get(header::IF_NONE_MATCH),
+            get(header::IF_MODIFIED_SINCE),
+            &validators,
+        ) {
+            return builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_else(|_| internal());
+        }
+        let range_header = match get(header::IF_RANGE) {
+            Some(if_range) if !if_range_matches(if_range, &validators) => None,
+            _ => get(header::RANGE),
+        };
+        let outcome = range::parse(range_header, len);
+        if let Some(content_range) = outcome.content_range(len) {
+            builder = builder.header(header::CONTENT_RANGE, content_range);
+        }
+        let (status_code, body) = match outcome {
+            RangeOutcome::Full => (StatusCode::OK, object.body.clone()),
+            RangeOutcome::Partial { start, end } => (
+                StatusCode::PARTIAL_CONTENT,
+                object.body.slice(start as usize..=end as usize),
+            ),
+            RangeOutcome::Unsatisfiable => {
+                return builder
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CACHE_CONTROL, ERROR_CACHE)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap_or_else(|_| internal());
+            }
+        };
+        let body = if request.method() == Method::HEAD {
+            builder = builder.header(header::CONTENT_LENGTH, body.len());
+            Bytes::new()
+        } else {
+            body
+        };
+        builder
+            .status(status_code)
+            .body(Full::new(body))
+            .unwrap_or_else(|_| internal())
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn internal() -> Response<Body> {
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+fn token_refused(e: TokenError) -> Response<Body> {
+    let message = match e {
+        TokenError::Expired => "the playback token has expired; ask for a new link",
+        TokenError::Malformed => "the playback token is malformed",
+        TokenError::UnknownKey => "the playback token was signed with an unknown key",
+        TokenError::BadSignature => "the playback token is not valid for this video",
+    };
+    json_error(StatusCode::FORBIDDEN, e.reason(), message)
+}
+
+/// Serves `origin` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, origin: Arc<Origin>, shutdown: impl Future<Output = ()>) {
+    let limit = Arc::new(Semaphore::new(origin.config.max_connections));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(origin.config.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let origin = origin.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let origin = origin.clone();
+            async move { Ok::<_, std::convert::Infallible>(origin.handle(request).await) }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    graceful.shutdown().await;
+}

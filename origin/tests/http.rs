@@ -1,0 +1,435 @@
+//! The origin against a real socket on 127.0.0.1: ranges, conditional requests, CORS, content
+//! types and cache headers, every token failure, path traversal, and miss coalescing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lectern_origin::catalog::Lookup;
+use lectern_origin::{Catalog, Origin, OriginConfig, Signer, SigningKey, VideoEntry};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Videos by id.
+struct StaticCatalog(HashMap<String, VideoEntry>);
+
+impl Catalog for StaticCatalog {
+    fn lookup<'a>(&'a self, video_id: &'a str) -> Lookup<'a> {
+        Box::pin(async move { Ok(self.0.get(video_id).cloned()) })
+    }
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    origin: Arc<Origin>,
+    signer: Signer,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+fn key(id: &str, fill: u8) -> SigningKey {
+    SigningKey {
+        id: id.into(),
+        secret: vec![fill; 32],
+    }
+}
+
+fn segment_bytes() -> Vec<u8> {
+    (0..1000u32).map(|i| (i % 251) as u8).collect()
+}
+
+async fn start() -> Server {
+    let store = Arc::new(InMemory::new());
+    for (path, body) in [
+        (
+            "media/v1/r1/master.m3u8",
+            b"#EXTM3U\n720p/index.m3u8\n".to_vec(),
+        ),
+        ("media/v1/r1/manifest.mpd", b"<MPD/>".to_vec()),
+        ("media/v1/r1/720p/index.m3u8", b"#EXTM3U\n1.m4s\n".to_vec()),
+        ("media/v1/r1/720p/init.mp4", b"init".to_vec()),
+        ("media/v1/r1/720p/1.m4s", segment_bytes()),
+        ("media/v1/r1/audio/1.m4s", b"audio".to_vec()),
+        ("media/pub/r7/master.m3u8", b"#EXTM3U\n".to_vec()),
+        ("media/secret.txt", b"never served".to_vec()),
+    ] {
+        store
+            .put(&Path::from(path), PutPayload::from(body))
+            .await
+            .expect("put");
+    }
+    let mut videos = HashMap::new();
+    videos.insert(
+        "v1".to_string(),
+        VideoEntry {
+            prefix: "media/v1/r1".into(),
+            public: false,
+        },
+    );
+    videos.insert(
+        "pub".to_string(),
+        VideoEntry {
+            prefix: "media/pub/r7".into(),
+            public: true,
+        },
+    );
+    let signer = Signer::new(vec![key("k2", 2), key("k1", 1)]).expect("signer");
+    let origin = Arc::new(Origin::new(
+        OriginConfig::default(),
+        signer.clone(),
+        Arc::new(StaticCatalog(videos)),
+        store,
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(lectern_origin::serve(listener, origin.clone(), async {
+        let _ = stopped.await;
+    }));
+    Server {
+        addr,
+        origin,
+        signer,
+        stop: Some(stop),
+        task,
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+    fn json_code(&self) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).expect("JSON error body");
+        v["error"]["code"].as_str().expect("code").to_string()
+    }
+}
+
+/// Sends one raw HTTP/1.1 request (the path exactly as given) and reads the whole reply.
+async fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let body = buf[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines.next().expect("status")[9..12].parse().expect("code");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+#[tokio::test]
+async fn range_matrix_over_the_wire() {
+    let s = start().await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("/play/{t}/v1/720p/1.m4s");
+    let all = segment_bytes();
+    let cases: &[(&str, u16, Option<&str>, std::ops::Range<usize>)] = &[
+        ("bytes=0-8", 206, Some("bytes 0-8/1000"), 0..9),
+        ("bytes=-10", 206, Some("bytes 990-999/1000"), 990..1000),
+        ("bytes=990-5000", 206, Some("bytes 990-999/1000"), 990..1000),
+        ("bytes=100000-", 416, Some("bytes */1000"), 0..0),
+        ("alpha", 416, Some("bytes */1000"), 0..0),
+        ("bytes=5-2", 416, Some("bytes */1000"), 0..0),
+        ("bytes=-0", 416, Some("bytes */1000"), 0..0),
+        ("bytes=0-1,5-6", 200, None, 0..1000),
+    ];
+    for (range, status, content_range, bytes) in cases {
+        let r = raw(s.addr, "GET", &url, &[("Range", range)]).await;
+        assert_eq!(r.status, *status, "{range}");
+        assert_eq!(r.header("content-range"), *content_range, "{range}");
+        assert_eq!(r.body, all[bytes.clone()].to_vec(), "{range}");
+        assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    }
+    let whole = raw(s.addr, "GET", &url, &[]).await;
+    assert_eq!((whole.status, whole.body.len()), (200, 1000));
+    assert_eq!(whole.header("content-length"), Some("1000"));
+    let etag = whole.header("etag").expect("etag").to_string();
+    assert!(etag.starts_with('"'), "strong etag {etag}");
+    let r = raw(
+        s.addr,
+        "GET",
+        &url,
+        &[("Range", "bytes=0-8"), ("If-Range", &etag)],
+    )
+    .await;
+    assert_eq!(r.status, 206);
+    let r = raw(
+        s.addr,
+        "GET",
+        &url,
+        &[("Range", "bytes=0-8"), ("If-Range", "\"stale\"")],
+    )
+    .await;
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+    let head = raw(s.addr, "HEAD", &url, &[]).await;
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("content-length"), Some("1000"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn conditional_requests() {
+    let s = start().await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("/play/{t}/v1/720p/1.m4s");
+    let first = raw(s.addr, "GET", &url, &[]).await;
+    let etag = first.header("etag").expect("etag").to_string();
+    let modified = first
+        .header("last-modified")
+        .expect("last-modified")
+        .to_string();
+    let r = raw(s.addr, "GET", &url, &[("If-None-Match", &etag)]).await;
+    assert_eq!((r.status, r.body.len()), (304, 0));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    let r = raw(s.addr, "GET", &url, &[("If-None-Match", "\"other\"")]).await;
+    assert_eq!(r.status, 200);
+    let r = raw(s.addr, "GET", &url, &[("If-Modified-Since", &modified)]).await;
+    assert_eq!(r.status, 304);
+    let r = raw(
+        s.addr,
+        "GET",
+        &url,
+        &[("If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn types_cache_headers_and_cors() {
+    let s = start().await;
+    let expires = now() + 3600;
+    let t = s.signer.sign("v1", expires, None);
+    let cases = [
+        ("master.m3u8", "application/vnd.apple.mpegurl", "private"),
+        ("manifest.mpd", "application/dash+xml", "private"),
+        (
+            "720p/index.m3u8",
+            "application/vnd.apple.mpegurl",
+            "private",
+        ),
+        (
+            "720p/init.mp4",
+            "video/mp4",
+            "public, max-age=31536000, immutable",
+        ),
+        (
+            "720p/1.m4s",
+            "video/mp4",
+            "public, max-age=31536000, immutable",
+        ),
+        (
+            "audio/1.m4s",
+            "audio/mp4",
+            "public, max-age=31536000, immutable",
+        ),
+    ];
+    for (path, ctype, cache) in cases {
+        let r = raw(s.addr, "GET", &format!("/play/{t}/v1/{path}"), &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some(ctype), "{path}");
+        let cc = r.header("cache-control").expect("cache-control");
+        assert!(cc.starts_with(cache), "{path}: {cc}");
+        if cache == "private" {
+            let age: u64 = cc
+                .rsplit('=')
+                .next()
+                .expect("max-age")
+                .parse()
+                .expect("number");
+            assert!(age > 0 && age <= 300, "{cc}");
+        }
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        let exposed = r.header("access-control-expose-headers").expect("expose");
+        for h in ["Content-Length", "Content-Range", "ETag"] {
+            assert!(exposed.contains(h), "{exposed}");
+        }
+        assert!(matches!(r.header("x-cache"), Some("miss" | "hit-memory")));
+    }
+    let again = raw(s.addr, "GET", &format!("/play/{t}/v1/720p/1.m4s"), &[]).await;
+    assert_eq!(again.header("x-cache"), Some("hit-memory"));
+    let pre = raw(
+        s.addr,
+        "OPTIONS",
+        &format!("/play/{t}/v1/720p/1.m4s"),
+        &[
+            ("Origin", "http://example.test"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "range"),
+        ],
+    )
+    .await;
+    assert_eq!(pre.status, 204);
+    assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        pre.header("access-control-allow-headers")
+            .expect("allow-headers")
+            .contains("Range")
+    );
+    let post = raw(s.addr, "POST", &format!("/play/{t}/v1/720p/1.m4s"), &[]).await;
+    assert_eq!(post.status, 405);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn every_token_failure_is_403_with_its_reason() {
+    let s = start().await;
+    let good = s.signer.sign("v1", now() + 3600, None);
+    let expired = s.signer.sign("v1", now() - 1, None);
+    let other_video = s.signer.sign("pub", now() + 3600, None);
+    let foreign = Signer::new(vec![key("k9", 9)])
+        .expect("signer")
+        .sign("v1", now() + 3600, None);
+    let mut tampered = good.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("utf8");
+    let cases = [
+        ("not-a-token", "malformed"),
+        (expired.as_str(), "expired"),
+        (other_video.as_str(), "bad_signature"),
+        (foreign.as_str(), "unknown_key"),
+        (tampered.as_str(), "bad_signature"),
+    ];
+    for (token, reason) in cases {
+        let r = raw(s.addr, "GET", &format!("/play/{token}/v1/master.m3u8"), &[]).await;
+        assert_eq!(r.status, 403, "{reason}");
+        assert_eq!(r.json_code(), reason);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let missing = raw(s.addr, "GET", "/play/v1/master.m3u8", &[]).await;
+    assert!(
+        missing.status == 403 || missing.status == 404,
+        "{}",
+        missing.status
+    );
+    let ok = raw(s.addr, "GET", &format!("/play/{good}/v1/master.m3u8"), &[]).await;
+    assert_eq!(ok.status, 200);
+    let unknown = raw(
+        s.addr,
+        "GET",
+        &format!(
+            "/play/{}/nope/master.m3u8",
+            s.signer.sign("nope", now() + 60, None)
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn public_media_and_path_traversal() {
+    let s = start().await;
+    let r = raw(s.addr, "GET", "/media/pub/r7/master.m3u8", &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("cache-control").expect("cc").contains("immutable"));
+    for path in [
+        "/media/v1/r1/master.m3u8",
+        "/media/pub/r6/master.m3u8",
+        "/media/pub/r7/nothing.m4s",
+    ] {
+        assert_eq!(raw(s.addr, "GET", path, &[]).await.status, 404, "{path}");
+    }
+    let t = s.signer.sign("v1", now() + 3600, None);
+    for path in [
+        format!("/play/{t}/v1/../secret.txt"),
+        format!("/play/{t}/v1/%2e%2e/secret.txt"),
+        format!("/play/{t}/v1/..%2fsecret.txt"),
+        format!("/play/{t}/v1/720p%2f1.m4s"),
+        format!("/play/{t}/v1/..%5csecret.txt"),
+        format!("/play/{t}/v1/a\\..\\secret.txt"),
+        format!("/play/{t}/v1/master.m3u8%00"),
+        format!("/play/{t}/v1//master.m3u8"),
+        format!("/play/{t}/v1/%zz"),
+        "/media/pub/r7/../../secret.txt".to_string(),
+    ] {
+        let r = raw(s.addr, "GET", &path, &[]).await;
+        assert!(r.status == 400 || r.status == 404, "{path}: {}", r.status);
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("never served"),
+            "{path}"
+        );
+    }
+    assert_eq!(raw(s.addr, "GET", "/healthz", &[]).await.status, 200);
+    assert_eq!(raw(s.addr, "GET", "/readyz", &[]).await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_cold_requests_make_one_store_read() {
+    let s = start().await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("/play/{t}/v1/720p/1.m4s");
+    let before = s.origin.cache().store_reads();
+    let mut tasks = Vec::new();
+    for _ in 0..500 {
+        let (addr, url) = (s.addr, url.clone());
+        tasks.push(tokio::spawn(
+            async move { raw(addr, "GET", &url, &[]).await },
+        ));
+    }
+    for task in tasks {
+        let r = task.await.expect("task");
+        assert_eq!((r.status, r.body.len()), (200, 1000));
+    }
+    assert_eq!(
+        s.origin.cache().store_reads() - before,
+        1,
+        "500 cold requests, one store read"
+    );
+    s.stop().await;
+}

@@ -2,10 +2,18 @@
 //!
 //! # Layout
 //! - `pipeline`: upload → transcoder → packager, shared by every command that makes a ladder.
+//! - `data`: the data directory (database, object store, signing key) `serve` and `import` share.
+//! - `catalog`: the origin's catalog answered from the database.
 //! - `package_cmd`: `lectern package INPUT --out DEST`, offline packaging with a progress bar.
+//! - `import_cmd`: `lectern import FILE`, a file into the data directory as a ready video.
+//! - `serve_cmd`: `lectern serve`, the HTTP origin.
 
+mod catalog;
+mod data;
+mod import_cmd;
 mod package_cmd;
 mod pipeline;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +38,10 @@ struct Cli {
 enum Command {
     /// Transcode a video file into an HLS + DASH ladder in DEST (a directory or file:// URL).
     Package(package_cmd::PackageArgs),
+    /// Serve videos to players and CDNs (HLS, DASH, signed URLs).
+    Serve(serve_cmd::ServeArgs),
+    /// Transcode a file into the data directory as a ready video; prints its playback URLs.
+    Import(import_cmd::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +73,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Package(args) => package_cmd::run(args, &config).await,
+            Command::Serve(args) => serve_cmd::run(args, &config).await,
+            Command::Import(args) => import_cmd::run(args, &config).await,
         }
     });
     match result {

@@ -26,6 +26,17 @@ pub const DEFAULT_X264_PRESET: &str = "veryfast";
 /// Default number of B-frames between references.
 pub const DEFAULT_BFRAMES: u32 = 2;
 
+/// Default listen address of `lectern serve`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default life of a playback token in seconds (12 hours: outlasts any lecture).
+pub const DEFAULT_TOKEN_SECONDS: u64 = 12 * 60 * 60;
+/// Default memory cache size in MiB.
+pub const DEFAULT_MEMORY_CACHE_MIB: u64 = 512;
+
+/// Environment variable overriding [`ServerConfig::listen`].
+pub const ENV_LISTEN: &str = "LECTERN_LISTEN";
+/// Environment variable overriding [`ServerConfig::public_base_url`].
+pub const ENV_PUBLIC_BASE_URL: &str = "LECTERN_PUBLIC_BASE_URL";
 /// Environment variable overriding [`Config::data_dir`].
 pub const ENV_DATA_DIR: &str = "LECTERN_DATA_DIR";
 /// Environment variable overriding [`MediaConfig::segment_seconds`].
@@ -81,6 +92,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How uploads become a ladder.
     pub media: MediaConfig,
+    /// The HTTP server.
+    pub server: ServerConfig,
 }
 
 impl Default for Config {
@@ -88,6 +101,41 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             media: MediaConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+/// The HTTP server (`lectern serve`) and the URLs it hands out.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Absolute base for playback URLs (`https://videos.example.edu`); relative when unset.
+    pub public_base_url: Option<String>,
+    /// `Access-Control-Allow-Origin` for media.
+    pub cors_origin: String,
+    /// Memory cache size in MiB.
+    pub memory_cache_mib: u64,
+    /// Life of a playback token in seconds.
+    pub token_seconds: u64,
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// Seconds a client has to send its request headers.
+    pub header_read_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_string(),
+            public_base_url: None,
+            cors_origin: "*".to_string(),
+            memory_cache_mib: DEFAULT_MEMORY_CACHE_MIB,
+            token_seconds: DEFAULT_TOKEN_SECONDS,
+            max_connections: 10_000,
+            header_read_timeout_seconds: 10,
         }
     }
 }
@@ -233,6 +281,8 @@ impl Config {
             let bad = |what: &str| format!("{key}={value:?}: {what}");
             match key.as_str() {
                 ENV_DATA_DIR => self.data_dir = PathBuf::from(value),
+                ENV_LISTEN => self.server.listen = value.clone(),
+                ENV_PUBLIC_BASE_URL => self.server.public_base_url = Some(value.clone()),
                 ENV_SEGMENT_SECONDS => match value.parse() {
                     Ok(v) => self.media.segment_seconds = v,
                     Err(_) => problems.push(bad("not a whole number of seconds")),
@@ -297,6 +347,26 @@ impl Config {
         }
         if m.bframes > 4 {
             p.push(format!("media.bframes = {}: must be 0 to 4", m.bframes));
+        }
+        let srv = &self.server;
+        if srv.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "server.listen = {:?}: must be an address like 127.0.0.1:8080",
+                srv.listen
+            ));
+        }
+        if let Some(base) = &srv.public_base_url
+            && !(base.starts_with("http://") || base.starts_with("https://"))
+        {
+            p.push(format!(
+                "server.public_base_url = {base:?}: must start with http:// or https://"
+            ));
+        }
+        if srv.token_seconds < 60 {
+            p.push("server.token_seconds must be at least 60".to_string());
+        }
+        if srv.max_connections == 0 || srv.header_read_timeout_seconds == 0 {
+            p.push("server.max_connections and header_read_timeout_seconds must be above 0".into());
         }
         p
     }

@@ -1,9 +1,11 @@
 // Plays a Lectern presentation in headless Chromium with hls.js and dash.js, forcing every
 // video rendition in turn, and prints one JSON report. Exit status 0 only if every rendition
-// played. Usage: node play.mjs MEDIA_DIR
+// played. Usage:
+//   node play.mjs MEDIA_DIR            serve a packaged directory here (with CORS) and play it
+//   node play.mjs HLS_URL DASH_URL     play what a running `lectern serve` hands out
 //
-// The media is served from one loopback origin and the page from another, so the players'
-// requests are cross-origin and CORS is exercised as a real deployment would.
+// The page is served from its own loopback origin, so the players' requests are cross-origin
+// and CORS is exercised as a real deployment would.
 
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -12,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const mediaDir = process.argv[2];
-if (!mediaDir) {
-  console.error('usage: node play.mjs MEDIA_DIR');
+const [arg1, arg2] = process.argv.slice(2);
+if (!arg1 || (arg1.startsWith('http') && !arg2)) {
+  console.error('usage: node play.mjs MEDIA_DIR | node play.mjs HLS_URL DASH_URL');
   process.exit(2);
 }
 
@@ -112,7 +114,7 @@ window.runDash = async (url) => {
 };
 </script>`;
 
-const media = await serve(mediaDir, true);
+const media = arg1.startsWith('http') ? null : await serve(arg1, true);
 const pages = createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   if (path === '/') {
@@ -130,7 +132,9 @@ const pages = createServer(async (req, res) => {
 });
 await new Promise((r) => pages.listen(0, '127.0.0.1', r));
 
-const mediaBase = `http://127.0.0.1:${media.address().port}`;
+const mediaBase = media ? `http://127.0.0.1:${media.address().port}` : null;
+const hlsUrl = media ? `${mediaBase}/master.m3u8` : arg1;
+const dashUrl = media ? `${mediaBase}/manifest.mpd` : arg2;
 const pageUrl = `http://127.0.0.1:${pages.address().port}/`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -150,9 +154,9 @@ try {
   const hlsSupported = await page.evaluate(() => Hls.isSupported());
   report.mseH264 = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.640028,mp4a.40.2"'));
   if (!hlsSupported || !report.mseH264) throw new Error('this Chromium cannot play H.264/AAC through MSE');
-  report.hls = await page.evaluate((u) => window.runHls(u), `${mediaBase}/master.m3u8`);
+  report.hls = await page.evaluate((u) => window.runHls(u), hlsUrl);
   await page.goto(pageUrl);
-  report.dash = await page.evaluate((u) => window.runDash(u), `${mediaBase}/manifest.mpd`);
+  report.dash = await page.evaluate((u) => window.runDash(u), dashUrl);
   report.consoleErrors = console_;
   for (const name of ['hls', 'dash']) {
     const r = report[name];
@@ -165,7 +169,7 @@ try {
   ok = false;
 } finally {
   await browser.close();
-  media.close();
+  if (media) media.close();
   pages.close();
 }
 console.log(JSON.stringify(report));

@@ -1,0 +1,99 @@
+//! The data directory: where `serve` and `import` find the database, the object store and the
+//! signing key. Both commands open it the same way, so they can share it while running.
+//!
+//! ```text
+//! {data_dir}/lectern.db        SQLite (WAL)
+//! {data_dir}/store/            local object store: media/{video_id}/{rev}/...
+//! {data_dir}/keys/signing.key  playback-token key, made at first use, mode 0600
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use lectern_api::Database;
+use lectern_origin::{Signer, SigningKey};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+
+/// Id of the key generated on first use.
+const GENERATED_KEY_ID: &str = "k1";
+
+/// An opened data directory.
+pub struct DataDir {
+    /// The database.
+    pub db: Database,
+    /// The object store.
+    pub store: Arc<dyn ObjectStore>,
+    /// Signs and verifies playback tokens.
+    pub signer: Signer,
+}
+
+/// A fresh random id: 16 lowercase hex characters.
+pub fn new_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = dir.join("signing.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let (id, hex) = text
+                .trim()
+                .split_once(':')
+                .with_context(|| format!("{} is not ID:HEX", path.display()))?;
+            let secret = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .with_context(|| format!("{} holds no hex key", path.display()))?;
+            Ok(SigningKey {
+                id: id.to_string(),
+                secret,
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(mut file) => {
+                    file.write_all(format!("{GENERATED_KEY_ID}:{hex}\n").as_bytes())?;
+                    file.sync_all()?;
+                    Ok(SigningKey {
+                        id: GENERATED_KEY_ID.into(),
+                        secret: secret.to_vec(),
+                    })
+                }
+                // Another process made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(dir),
+                Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+impl DataDir {
+    /// Opens (creating what is missing) the data directory at `root`.
+    pub async fn open(root: &Path) -> anyhow::Result<Self> {
+        let root: PathBuf = root.to_path_buf();
+        let store_dir = root.join("store");
+        std::fs::create_dir_all(&store_dir)
+            .with_context(|| format!("cannot create {}", store_dir.display()))?;
+        let db = Database::open(&root.join("lectern.db")).await?;
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(&store_dir)?.with_automatic_cleanup(true));
+        let signer = Signer::new(vec![load_or_create_key(&root.join("keys"))?])?;
+        Ok(Self { db, store, signer })
+    }
+}

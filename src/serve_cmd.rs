@@ -1,0 +1,76 @@
+//! `lectern serve`: the origin on the data directory, until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use lectern_config::Config;
+use lectern_origin::{Origin, OriginConfig};
+
+use crate::catalog::SqlCatalog;
+use crate::data::DataDir;
+
+/// Arguments of `lectern serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default from the configuration: 127.0.0.1:8080; port 0 picks one).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data directory (default from the configuration: ./data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Runs the command.
+pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
+    let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
+    let data = args.data.unwrap_or_else(|| config.data_dir.clone());
+    let dir = DataDir::open(&data).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let s = &config.server;
+    let origin = Arc::new(Origin::new(
+        OriginConfig {
+            cors_origin: s.cors_origin.clone(),
+            max_connections: s.max_connections,
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_seconds),
+            memory_cache_bytes: s.memory_cache_mib * 1024 * 1024,
+        },
+        dir.signer.clone(),
+        Arc::new(SqlCatalog(dir.db.clone())),
+        dir.store.clone(),
+    ));
+    // The line tests and scripts wait for: the real address (port 0 resolved).
+    println!(
+        "lectern: listening on http://{addr} (data in {})",
+        data.display()
+    );
+    lectern_origin::serve(listener, origin, shutdown_signal()).await;
+    eprintln!("lectern: stopped");
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `lectern import` and `lectern serve` together, as an operator runs them: import a lecture,
+//! serve the data directory, play the signed URLs in Chromium with hls.js and dash.js (every
+//! rendition forced), import another while the server runs, and stop it with SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Clip, lectern, make_clip};
+
+/// A running `lectern serve`, stopped (by PID) when dropped.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path) -> Served {
+    let mut child = lectern()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listening line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Served { child, base }
+}
+
+fn import(data: &Path, input: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = lectern()
+        .arg("import")
+        .arg(input)
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .output()
+        .expect("import runs");
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
+/// GET over HTTP/1.1 with curl-free std: (status, body).
+fn get(url: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').expect("path");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).expect("read");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let status = String::from_utf8_lossy(&buf[9..12])
+        .parse()
+        .expect("status");
+    (status, buf[split + 4..].to_vec())
+}
+
+#[test]
+fn import_serve_play_and_stop() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "run ./setup.sh"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let clip = make_clip(
+        tmp.path(),
+        "lecture.mp4",
+        &Clip {
+            size: (854, 480),
+            seconds: 12.0,
+            ..Clip::default()
+        },
+    )
+    .expect("clip");
+    let first = import(&data, &clip, &["--title", "Week 1"]);
+    let served = serve(&data);
+
+    let hls = format!("{}{}", served.base, first["hls"].as_str().expect("hls"));
+    let dash = format!("{}{}", served.base, first["dash"].as_str().expect("dash"));
+    let (status, body) = get(&hls);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("480p/index.m3u8"));
+    // A renditions' playlist and a segment through the same token (relative URIs).
+    assert_eq!(get(&hls.replace("master.m3u8", "360p/index.m3u8")).0, 200);
+    assert_eq!(get(&hls.replace("master.m3u8", "360p/1.m4s")).0, 200);
+    // The token is bound to its video, and private videos have no unsigned path.
+    let id = first["id"].as_str().expect("id");
+    assert_eq!(get(&hls.replace(id, "0000000000000000")).0, 403);
+    assert_eq!(get(&format!("{}/healthz", served.base)).0, 200);
+    assert_eq!(get(&format!("{}/readyz", served.base)).0, 200);
+
+    let run = Command::new("node")
+        .arg(browser_dir.join("play.mjs"))
+        .arg(&hls)
+        .arg(&dash)
+        .output()
+        .expect("node runs");
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("report ({e}): {}", String::from_utf8_lossy(&run.stderr)));
+    assert!(
+        run.status.success(),
+        "playback through lectern serve failed: {report:#}"
+    );
+    for player in ["hls", "dash"] {
+        let heights: Vec<i64> = report[player]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter_map(|r| r["videoHeight"].as_i64())
+            .collect();
+        assert_eq!(heights, vec![480, 360, 240], "{player}: {report:#}");
+    }
+
+    // Import while the server runs: the new public video is served signed and unsigned.
+    let small = make_clip(
+        tmp.path(),
+        "short.mp4",
+        &Clip {
+            size: (320, 240),
+            seconds: 3.0,
+            ..Clip::default()
+        },
+    )
+    .expect("clip");
+    let second = import(&data, &small, &["--public"]);
+    let started = Instant::now();
+    loop {
+        let (status, _) = get(&format!(
+            "{}{}",
+            served.base,
+            second["hls"].as_str().expect("hls")
+        ));
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "new video not served: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let unsigned = format!(
+        "{}{}",
+        served.base,
+        second["media"].as_str().expect("media path")
+    );
+    assert_eq!(get(&unsigned).0, 200);
+
+    // SIGTERM drains and exits 0.
+    let mut served = served;
+    let pid = served.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = served.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "serve exited with {status}");
+}

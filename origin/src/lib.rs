@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`server`]: routes, HTTP semantics for media objects, the accept loop ([`server::serve`]).
 //! - [`cache`]: the memory tier over the object store, with coalesced misses.
+//! - [`metrics`]: Prometheus counters and latencies, text at `/metrics`.
 //! - [`catalog`]: the question the origin asks about videos, answered by the binary.
 //! - [`token`]: signed playback tokens (HMAC-SHA256, key rotation, constant-time check).
 //! - [`range`]: the `Range` header, to the letter of RFC 9110 §14.
@@ -14,6 +15,7 @@
 pub mod cache;
 pub mod catalog;
 pub mod conditional;
+pub mod metrics;
 pub mod range;
 pub mod server;
 pub mod token;

@@ -8,7 +8,10 @@
 //! - `GET|HEAD /play/{token}/{video_id}/{path}`: signed playback; `{path}` is relative to the
 //!   video's current presentation (`master.m3u8`, `720p/3.m4s`, …).
 //! - `GET|HEAD /media/{video_id}/{rev}/{path}`: public videos, unsigned, immutable.
-//! - `GET /healthz` (alive), `GET /readyz` (store and catalog answer).
+//! - `GET /healthz` (alive), `GET /readyz` (catalog answers), `GET /metrics` (Prometheus).
+//!
+//! Every response carries `X-Request-Id` (the client's, if it sent a sane one), and every log
+//! line of a request is inside a span with that id.
 //! - `OPTIONS` anything: CORS preflight, 204.
 
 use std::future::Future;
@@ -27,6 +30,7 @@ use tokio::sync::Semaphore;
 use crate::cache::{FetchError, MemoryCache};
 use crate::catalog::{Catalog, VideoEntry};
 use crate::conditional::{Validators, if_range_matches, not_modified};
+use crate::metrics::{CacheLabels, Metrics, Route, RouteLabels, TokenLabels};
 use crate::range::{self, RangeOutcome};
 use crate::token::{Signer, TokenError};
 
@@ -71,6 +75,10 @@ pub struct Origin {
     cache: MemoryCache,
     /// Recent catalog answers (the hot path never waits on SQL for every segment).
     videos: moka::future::Cache<String, Option<VideoEntry>>,
+    /// Counters and latencies.
+    metrics: Metrics,
+    /// Source of request ids.
+    next_request: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Origin {
@@ -176,7 +184,14 @@ impl Origin {
                 .max_capacity(100_000)
                 .time_to_live(CATALOG_TTL)
                 .build(),
+            metrics: Metrics::default(),
+            next_request: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// The metrics (for tests).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The memory tier (for tests and metrics).
@@ -215,8 +230,46 @@ impl Origin {
 
     /// Answers one request.
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
-        let mut response = self.route(&request).await;
+        use tracing::Instrument;
+        let started = std::time::Instant::now();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                let n = self
+                    .next_request
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("{:x}-{n:x}", std::process::id())
+            });
+        let route = route_name(request.uri().path(), request.method());
+        let span = tracing::debug_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+        let mut response = self.route(&request).instrument(span.clone()).await;
+        span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "responded"));
+        let body_len = hyper::body::Body::size_hint(response.body())
+            .exact()
+            .unwrap_or(0);
+        self.metrics
+            .requests
+            .get_or_create(&RouteLabels {
+                route,
+                status: response.status().as_u16(),
+            })
+            .inc();
+        self.metrics
+            .bytes_sent
+            .get_or_create(&Route { route })
+            .inc_by(body_len);
+        self.metrics
+            .latency
+            .get_or_create(&Route { route })
+            .observe(started.elapsed().as_secs_f64());
         let headers = response.headers_mut();
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-request-id", id);
+        }
         if let Ok(origin) = HeaderValue::from_str(&self.config.cors_origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         }
@@ -266,6 +319,16 @@ impl Origin {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
             ["healthz"] => text(StatusCode::OK, "ok"),
+            ["metrics"] => {
+                let mut r = Response::new(Full::new(Bytes::from(self.metrics.render())));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
             ["readyz"] => {
                 if self.catalog.ready().await {
                     text(StatusCode::OK, "ready")
@@ -276,7 +339,13 @@ impl Origin {
             ["play", token, video_id, rest @ ..] if !rest.is_empty() => {
                 let claims = match self.signer.verify(token, video_id, now_unix()) {
                     Ok(claims) => claims,
-                    Err(e) => return token_refused(e),
+                    Err(e) => {
+                        self.metrics
+                            .token_failures
+                            .get_or_create(&TokenLabels { reason: e.reason() })
+                            .inc();
+                        return token_refused(e);
+                    }
                 };
                 let entry = match self.video(video_id).await {
                     Ok(Some(entry)) => entry,
@@ -320,7 +389,24 @@ impl Origin {
         cache_control: &str,
     ) -> Response<Body> {
         let (object, status) = match self.cache.get(path).await {
-            Ok(found) => found,
+            Ok(found) => {
+                let result = if found.1 == crate::cache::CacheStatus::Miss {
+                    "miss"
+                } else {
+                    "hit"
+                };
+                self.metrics
+                    .cache
+                    .get_or_create(&CacheLabels {
+                        tier: "memory",
+                        result,
+                    })
+                    .inc();
+                if found.1 == crate::cache::CacheStatus::Miss {
+                    self.metrics.store_reads.inc();
+                }
+                found
+            }
             Err(e) => {
                 return match *e {
                     FetchError::NotFound => {
@@ -396,6 +482,20 @@ impl Origin {
             .status(status_code)
             .body(Full::new(body))
             .unwrap_or_else(|_| internal())
+    }
+}
+
+/// The metrics label of a request path.
+fn route_name(path: &str, method: &Method) -> &'static str {
+    if method == Method::OPTIONS {
+        return "preflight";
+    }
+    match path.trim_start_matches('/').split('/').next() {
+        Some("play") => "play",
+        Some("media") => "media",
+        Some("healthz" | "readyz") => "health",
+        Some("metrics") => "metrics",
+        _ => "other",
     }
 }
 

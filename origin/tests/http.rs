@@ -349,6 +349,19 @@ async fn every_token_failure_is_403_with_its_reason() {
         assert_eq!(r.json_code(), reason);
         assert_eq!(r.header("content-type"), Some("application/json"));
     }
+    let text = String::from_utf8_lossy(&raw(s.addr, "GET", "/metrics", &[]).await.body).to_string();
+    for reason in ["malformed", "expired", "unknown_key"] {
+        assert!(
+            text.contains(&format!(
+                "lectern_token_failures_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("lectern_token_failures_total{reason=\"bad_signature\"} 2"),
+        "{text}"
+    );
     let missing = raw(s.addr, "GET", "/play/v1/master.m3u8", &[]).await;
     assert!(
         missing.status == 403 || missing.status == 404,

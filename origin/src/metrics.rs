@@ -1,0 +1,122 @@
+//! Prometheus metrics of the origin, served as text at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of request metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// `play`, `media`, `health`, `metrics`, `preflight`, `other`.
+    pub route: &'static str,
+    /// HTTP status code.
+    pub status: u16,
+}
+
+/// Labels of byte counters and latencies.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Route {
+    /// As in [`RouteLabels`].
+    pub route: &'static str,
+}
+
+/// Labels of cache lookups.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `memory`.
+    pub tier: &'static str,
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+/// Labels of token refusals.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// `malformed`, `unknown_key`, `bad_signature`, `expired`.
+    pub reason: &'static str,
+}
+
+/// Every metric the origin keeps.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and status.
+    pub requests: Family<RouteLabels, Counter>,
+    /// Body bytes sent by route.
+    pub bytes_sent: Family<Route, Counter>,
+    /// Cache lookups by tier and result.
+    pub cache: Family<CacheLabels, Counter>,
+    /// Store reads (misses that really went to the store; fewer than misses when coalesced).
+    pub store_reads: Counter,
+    /// Token refusals by reason.
+    pub token_failures: Family<TokenLabels, Counter>,
+    /// Time to build a response, by route.
+    pub latency: Family<Route, Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("lectern");
+        let requests = Family::<RouteLabels, Counter>::default();
+        let bytes_sent = Family::<Route, Counter>::default();
+        let cache = Family::<CacheLabels, Counter>::default();
+        let store_reads = Counter::default();
+        let token_failures = Family::<TokenLabels, Counter>::default();
+        let latency = Family::<Route, Histogram>::new_with_constructor(|| {
+            // 50 µs to about 3 s.
+            Histogram::new(exponential_buckets(0.000_05, 3.0, 11))
+        });
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_response_body_bytes",
+            "Body bytes sent by route",
+            bytes_sent.clone(),
+        );
+        registry.register(
+            "cache_lookups",
+            "Cache lookups by tier and result",
+            cache.clone(),
+        );
+        registry.register("store_reads", "Object-store reads", store_reads.clone());
+        registry.register(
+            "token_failures",
+            "Refused playback tokens by reason",
+            token_failures.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to build a response",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            bytes_sent,
+            cache,
+            store_reads,
+            token_failures,
+            latency,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

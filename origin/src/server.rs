@@ -425,21 +425,44 @@ impl Origin {
         };
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        // Manifests are text: gzip them for clients that accept it (whole responses only; a
+        // compressed variant has its own ETag, as RFC 9110 §8.8.3 requires of strong tags).
+        let manifest = is_manifest(path);
+        let gzip =
+            manifest && get(header::RANGE).is_none() && accepts_gzip(get(header::ACCEPT_ENCODING));
+        let (body, etag) = if gzip {
+            match gzip_bytes(&object.body) {
+                Some(compressed) => (
+                    compressed,
+                    format!("{}-gz\"", object.etag.trim_end_matches('"')),
+                ),
+                None => (object.body.clone(), object.etag.clone()),
+            }
+        } else {
+            (object.body.clone(), object.etag.clone())
+        };
+        let gzip = gzip && etag != object.etag;
         let validators = Validators {
-            etag: &object.etag,
+            etag: &etag,
             last_modified: object.last_modified,
         };
-        let len = object.body.len() as u64;
+        let len = body.len() as u64;
         let mut builder = Response::builder()
             .header(header::CONTENT_TYPE, content_type(path))
             .header(header::CACHE_CONTROL, cache_control)
-            .header(header::ETAG, object.etag.as_str())
+            .header(header::ETAG, etag.as_str())
             .header(
                 header::LAST_MODIFIED,
                 httpdate::fmt_http_date(object.last_modified),
             )
             .header(header::ACCEPT_RANGES, "bytes")
             .header("x-cache", status.as_str());
+        if manifest {
+            builder = builder.header(header::VARY, "Accept-Encoding");
+        }
+        if gzip {
+            builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        }
         if not_modified(
             get(header::IF_NONE_MATCH),
             get(header::IF_MODIFIED_SINCE),
@@ -459,10 +482,10 @@ impl Origin {
             builder = builder.header(header::CONTENT_RANGE, content_range);
         }
         let (status_code, body) = match outcome {
-            RangeOutcome::Full => (StatusCode::OK, object.body.clone()),
+            RangeOutcome::Full => (StatusCode::OK, body),
             RangeOutcome::Partial { start, end } => (
                 StatusCode::PARTIAL_CONTENT,
-                object.body.slice(start as usize..=end as usize),
+                body.slice(start as usize..=end as usize),
             ),
             RangeOutcome::Unsatisfiable => {
                 return builder
@@ -483,6 +506,29 @@ impl Origin {
             .body(Full::new(body))
             .unwrap_or_else(|_| internal())
     }
+}
+
+/// True when `Accept-Encoding` lists gzip with a non-zero weight.
+fn accepts_gzip(accept: Option<&str>) -> bool {
+    accept.is_some_and(|list| {
+        list.split(',').any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
+        })
+    })
+}
+
+fn gzip_bytes(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().map(Bytes::from)
 }
 
 /// The metrics label of a request path.

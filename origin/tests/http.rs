@@ -423,6 +423,55 @@ async fn public_media_and_path_traversal() {
 }
 
 #[tokio::test]
+async fn manifests_are_gzipped_for_clients_that_accept_it() {
+    use std::io::Read;
+    let s = start().await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("/play/{t}/v1/master.m3u8");
+    let plain = raw(s.addr, "GET", &url, &[]).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    let zipped = raw(s.addr, "GET", &url, &[("Accept-Encoding", "br, gzip")]).await;
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(zipped.body.as_slice())
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    assert_eq!(text.as_bytes(), plain.body.as_slice());
+    let (plain_tag, zipped_tag) = (
+        plain.header("etag").expect("etag"),
+        zipped.header("etag").expect("etag"),
+    );
+    assert_ne!(
+        plain_tag, zipped_tag,
+        "each representation has its own strong ETag"
+    );
+    let again = raw(
+        s.addr,
+        "GET",
+        &url,
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", zipped_tag)],
+    )
+    .await;
+    assert_eq!(again.status, 304);
+    let refused = raw(s.addr, "GET", &url, &[("Accept-Encoding", "gzip;q=0")]).await;
+    assert_eq!(refused.header("content-encoding"), None);
+    let segment = raw(
+        s.addr,
+        "GET",
+        &format!("/play/{t}/v1/720p/1.m4s"),
+        &[("Accept-Encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(
+        segment.header("content-encoding"),
+        None,
+        "media is never compressed"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn concurrent_cold_requests_make_one_store_read() {
     let s = start().await;
     let t = s.signer.sign("v1", now() + 3600, None);

@@ -54,17 +54,29 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let s = &config.server;
-    let origin = Arc::new(Origin::new(
-        OriginConfig {
-            cors_origin: s.cors_origin.clone(),
-            max_connections: s.max_connections,
-            header_read_timeout: Duration::from_secs(s.header_read_timeout_seconds),
-            memory_cache_bytes: s.memory_cache_mib * 1024 * 1024,
-        },
-        dir.signer.clone(),
-        Arc::new(SqlCatalog(dir.db.clone())),
-        dir.store.clone(),
-    ));
+    let origin = Arc::new(
+        Origin::new(
+            OriginConfig {
+                cors_origin: s.cors_origin.clone(),
+                max_connections: s.max_connections,
+                header_read_timeout: Duration::from_secs(s.header_read_timeout_seconds),
+                memory_cache_bytes: s.memory_cache_mib * 1024 * 1024,
+                redis: s
+                    .redis_url
+                    .as_ref()
+                    .map(|url| lectern_origin::redis_tier::RedisConfig {
+                        url: url.clone(),
+                        max_object_bytes: (s.redis_max_object_kib * 1024) as usize,
+                        ttl: Duration::from_secs(s.redis_ttl_seconds),
+                        timeout: Duration::from_millis(s.redis_timeout_ms),
+                    }),
+            },
+            dir.signer.clone(),
+            Arc::new(SqlCatalog(dir.db.clone())),
+            dir.store.clone(),
+        )
+        .context("bad server.redis_url")?,
+    );
     // The line tests and scripts wait for: the real address (port 0 resolved).
     println!(
         "lectern: listening on http://{addr} (data in {})",

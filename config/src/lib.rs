@@ -37,6 +37,8 @@ pub const DEFAULT_MEMORY_CACHE_MIB: u64 = 512;
 pub const ENV_LISTEN: &str = "LECTERN_LISTEN";
 /// Environment variable overriding [`ServerConfig::public_base_url`].
 pub const ENV_PUBLIC_BASE_URL: &str = "LECTERN_PUBLIC_BASE_URL";
+/// Environment variable overriding [`ServerConfig::redis_url`].
+pub const ENV_REDIS_URL: &str = "LECTERN_REDIS_URL";
 /// Environment variable overriding [`Config::data_dir`].
 pub const ENV_DATA_DIR: &str = "LECTERN_DATA_DIR";
 /// Environment variable overriding [`MediaConfig::segment_seconds`].
@@ -124,6 +126,14 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Seconds a client has to send its request headers.
     pub header_read_timeout_seconds: u64,
+    /// Redis for the shared cache tier (`redis://127.0.0.1:6379`); none by default.
+    pub redis_url: Option<String>,
+    /// Largest object kept in Redis, in KiB.
+    pub redis_max_object_kib: u64,
+    /// Time to live of objects in Redis, in seconds.
+    pub redis_ttl_seconds: u64,
+    /// Longest a Redis operation may take, in milliseconds, before it counts as a failure.
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -136,6 +146,10 @@ impl Default for ServerConfig {
             token_seconds: DEFAULT_TOKEN_SECONDS,
             max_connections: 10_000,
             header_read_timeout_seconds: 10,
+            redis_url: None,
+            redis_max_object_kib: 8 * 1024,
+            redis_ttl_seconds: 24 * 60 * 60,
+            redis_timeout_ms: 50,
         }
     }
 }
@@ -283,6 +297,7 @@ impl Config {
                 ENV_DATA_DIR => self.data_dir = PathBuf::from(value),
                 ENV_LISTEN => self.server.listen = value.clone(),
                 ENV_PUBLIC_BASE_URL => self.server.public_base_url = Some(value.clone()),
+                ENV_REDIS_URL => self.server.redis_url = Some(value.clone()),
                 ENV_SEGMENT_SECONDS => match value.parse() {
                     Ok(v) => self.media.segment_seconds = v,
                     Err(_) => problems.push(bad("not a whole number of seconds")),

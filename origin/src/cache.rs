@@ -1,4 +1,5 @@
-//! The memory tier: a byte-weighted moka cache in front of the object store.
+//! The memory tier: a byte-weighted moka cache in front of the Redis tier (when configured)
+//! and the object store.
 //!
 //! Concurrent misses for one key make exactly one store read: moka's `or_try_insert_with`
 //! runs the loader once and hands its result to every waiter. Keys are store paths, never
@@ -12,6 +13,8 @@ use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::redis_tier::RedisTier;
+
 /// One object as the origin serves it.
 #[derive(Debug, Clone)]
 pub struct CachedObject {
@@ -21,6 +24,8 @@ pub struct CachedObject {
     pub etag: String,
     /// When it was stored.
     pub last_modified: SystemTime,
+    /// Which tier the loader found it in (`Miss` for the store).
+    pub source: CacheStatus,
 }
 
 /// Where a response came from; feeds `X-Cache` and the logs.
@@ -28,6 +33,8 @@ pub struct CachedObject {
 pub enum CacheStatus {
     /// Served from memory.
     HitMemory,
+    /// Served from Redis (and now in memory).
+    HitRedis,
     /// Read from the store (by this request or one it waited on).
     Miss,
 }
@@ -37,6 +44,7 @@ impl CacheStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HitMemory => "hit-memory",
+            Self::HitRedis => "hit-redis",
             Self::Miss => "miss",
         }
     }
@@ -56,6 +64,7 @@ pub enum FetchError {
 /// The memory cache over a store.
 pub struct MemoryCache {
     store: Arc<dyn ObjectStore>,
+    redis: Option<Arc<RedisTier>>,
     cache: moka::future::Cache<String, CachedObject>,
     /// Store reads made (for tests and metrics).
     store_reads: AtomicU64,
@@ -72,15 +81,21 @@ impl std::fmt::Debug for MemoryCache {
 
 impl MemoryCache {
     /// A cache of at most `capacity_bytes` of object bodies over `store`.
-    pub fn new(store: Arc<dyn ObjectStore>, capacity_bytes: u64) -> Self {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        redis: Option<Arc<RedisTier>>,
+        capacity_bytes: u64,
+    ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
+            .support_invalidation_closures()
             .weigher(|key: &String, value: &CachedObject| {
                 u32::try_from(value.body.len() + key.len()).unwrap_or(u32::MAX)
             })
             .build();
         Self {
             store,
+            redis,
             cache,
             store_reads: AtomicU64::new(0),
         }
@@ -94,9 +109,13 @@ impl MemoryCache {
     /// Drops every cached object under `prefix` (after a delete).
     pub fn invalidate_prefix(&self, prefix: &str) {
         let prefix = format!("{prefix}/");
-        let _ = self
+        // Cannot fail: the cache is built with support for invalidation closures.
+        if let Err(e) = self
             .cache
-            .invalidate_entries_if(move |key, _| key.starts_with(&prefix));
+            .invalidate_entries_if(move |key, _| key.starts_with(&prefix))
+        {
+            tracing::error!(error = %e, "memory cache invalidation failed");
+        }
     }
 
     /// The object at `path`, from memory or (once, however many ask at once) from the store.
@@ -106,15 +125,30 @@ impl MemoryCache {
             .entry(path.to_string())
             .or_try_insert_with(self.fetch(path))
             .await?;
-        let status = if entry.is_fresh() {
-            CacheStatus::Miss
+        let fresh = entry.is_fresh();
+        let object = entry.into_value();
+        let status = if fresh {
+            object.source
         } else {
             CacheStatus::HitMemory
         };
-        Ok((entry.into_value(), status))
+        Ok((object, status))
     }
 
     async fn fetch(&self, path: &str) -> Result<CachedObject, FetchError> {
+        if let Some(redis) = &self.redis
+            && let (Some(object), _) = redis.get(path).await
+        {
+            return Ok(object);
+        }
+        let object = self.fetch_store(path).await?;
+        if let Some(redis) = &self.redis {
+            redis.put(path, &object);
+        }
+        Ok(object)
+    }
+
+    async fn fetch_store(&self, path: &str) -> Result<CachedObject, FetchError> {
         self.store_reads.fetch_add(1, Ordering::Relaxed);
         let result = self
             .store
@@ -143,6 +177,7 @@ impl MemoryCache {
             body,
             etag,
             last_modified: modified,
+            source: CacheStatus::Miss,
         })
     }
 }

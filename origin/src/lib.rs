@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`server`]: routes, HTTP semantics for media objects, the accept loop ([`server::serve`]).
-//! - [`cache`]: the memory tier over the object store, with coalesced misses.
+//! - [`cache`]: the memory tier over Redis and the object store, with coalesced misses.
+//! - [`redis_tier`]: the shared Redis tier: timeouts, circuit breaker, reconnects.
 //! - [`metrics`]: Prometheus counters and latencies, text at `/metrics`.
 //! - [`catalog`]: the question the origin asks about videos, answered by the binary.
 //! - [`token`]: signed playback tokens (HMAC-SHA256, key rotation, constant-time check).
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod conditional;
 pub mod metrics;
 pub mod range;
+pub mod redis_tier;
 pub mod server;
 pub mod token;
 

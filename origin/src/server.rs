@@ -54,6 +54,8 @@ pub struct OriginConfig {
     pub header_read_timeout: Duration,
     /// Bytes of memory cache.
     pub memory_cache_bytes: u64,
+    /// The Redis tier, if configured.
+    pub redis: Option<crate::redis_tier::RedisConfig>,
 }
 
 impl Default for OriginConfig {
@@ -63,6 +65,7 @@ impl Default for OriginConfig {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             memory_cache_bytes: 512 * 1024 * 1024,
+            redis: None,
         }
     }
 }
@@ -167,15 +170,20 @@ fn now_unix() -> u64 {
 }
 
 impl Origin {
-    /// An origin over `catalog`, reading media through a memory cache of `store`.
+    /// An origin over `catalog`, reading media through a memory cache (and Redis, when
+    /// configured) of `store`. Fails only on a malformed Redis URL.
     pub fn new(
         config: OriginConfig,
         signer: Signer,
         catalog: Arc<dyn Catalog>,
         store: Arc<dyn object_store::ObjectStore>,
-    ) -> Self {
-        let cache = MemoryCache::new(store, config.memory_cache_bytes);
-        Self {
+    ) -> Result<Self, redis::RedisError> {
+        let redis = match &config.redis {
+            Some(redis) => Some(Arc::new(crate::redis_tier::RedisTier::new(redis.clone())?)),
+            None => None,
+        };
+        let cache = MemoryCache::new(store, redis, config.memory_cache_bytes);
+        Ok(Self {
             config,
             signer,
             catalog,
@@ -186,7 +194,7 @@ impl Origin {
                 .build(),
             metrics: Metrics::default(),
             next_request: std::sync::atomic::AtomicU64::new(1),
-        }
+        })
     }
 
     /// The metrics (for tests).

@@ -86,12 +86,15 @@ async fn start() -> Server {
         },
     );
     let signer = Signer::new(vec![key("k2", 2), key("k1", 1)]).expect("signer");
-    let origin = Arc::new(Origin::new(
-        OriginConfig::default(),
-        signer.clone(),
-        Arc::new(StaticCatalog(videos)),
-        store,
-    ));
+    let origin = Arc::new(
+        Origin::new(
+            OriginConfig::default(),
+            signer.clone(),
+            Arc::new(StaticCatalog(videos)),
+            store,
+        )
+        .expect("origin"),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel();

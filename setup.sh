@@ -12,7 +12,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # tests: ffmpeg decodes every rung, Chromium plays the output, redis-server for the cache tier
-  ffmpeg chromium redis-server
+  ffmpeg chromium redis-server curl
   # benchmarks: nginx and wrk for the origin, GNU time and bc for the packaging comparison
   nginx-light wrk time bc
 )

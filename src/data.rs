@@ -4,7 +4,7 @@
 //! ```text
 //! {data_dir}/lectern.db        SQLite (WAL)
 //! {data_dir}/store/            local object store: media/{video_id}/{rev}/...
-//! {data_dir}/keys/signing.key  playback-token key, made at first use, mode 0600
+//! {data_dir}/keys/signing.key  playback-token keys (ID:HEX lines, first signs), made at first use, 0600
 //! ```
 
 use std::io::Write;
@@ -37,24 +37,35 @@ pub fn new_id() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
-    let path = dir.join("signing.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let (id, hex) = text
-                .trim()
+/// Parses `ID:HEX` lines (blank lines and `#` comments ignored); the first key signs.
+fn parse_keys(text: &str, path: &Path) -> anyhow::Result<Vec<SigningKey>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (id, hex) = line
                 .split_once(':')
-                .with_context(|| format!("{} is not ID:HEX", path.display()))?;
+                .with_context(|| format!("{}: a line is not ID:HEX", path.display()))?;
             let secret = (0..hex.len())
                 .step_by(2)
                 .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16))
                 .collect::<Result<Vec<u8>, _>>()
-                .with_context(|| format!("{} holds no hex key", path.display()))?;
+                .with_context(|| format!("{}: key {id} is not hex", path.display()))?;
             Ok(SigningKey {
                 id: id.to_string(),
                 secret,
             })
-        }
+        })
+        .collect()
+}
+
+/// The playback-token keys in `dir/signing.key`, one `ID:HEX` per line, the first signing and
+/// all verifying (rotate by putting a new key first and removing the old one a token life later).
+/// Made with one random key on first use.
+fn load_or_create_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
+    let path = dir.join("signing.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_keys(&text, &path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -69,13 +80,13 @@ fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
                 Ok(mut file) => {
                     file.write_all(format!("{GENERATED_KEY_ID}:{hex}\n").as_bytes())?;
                     file.sync_all()?;
-                    Ok(SigningKey {
+                    Ok(vec![SigningKey {
                         id: GENERATED_KEY_ID.into(),
                         secret: secret.to_vec(),
-                    })
+                    }])
                 }
                 // Another process made it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_keys(dir),
                 Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
             }
         }
@@ -93,7 +104,7 @@ impl DataDir {
         let db = Database::open(&root.join("lectern.db")).await?;
         let store: Arc<dyn ObjectStore> =
             Arc::new(LocalFileSystem::new_with_prefix(&store_dir)?.with_automatic_cleanup(true));
-        let signer = Signer::new(vec![load_or_create_key(&root.join("keys"))?])?;
+        let signer = Signer::new(load_or_create_keys(&root.join("keys"))?)?;
         Ok(Self { db, store, signer })
     }
 }

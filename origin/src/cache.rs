@@ -101,6 +101,15 @@ impl MemoryCache {
         }
     }
 
+    /// Whether the object store answers a listing of its root within two seconds.
+    pub async fn store_ready(&self) -> bool {
+        let listing = self.store.list_with_delimiter(None);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), listing).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// Store reads so far.
     pub fn store_reads(&self) -> u64 {
         self.store_reads.load(Ordering::Relaxed)

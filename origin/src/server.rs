@@ -8,7 +8,7 @@
 //! - `GET|HEAD /play/{token}/{video_id}/{path}`: signed playback; `{path}` is relative to the
 //!   video's current presentation (`master.m3u8`, `720p/3.m4s`, …).
 //! - `GET|HEAD /media/{video_id}/{rev}/{path}`: public videos, unsigned, immutable.
-//! - `GET /healthz` (alive), `GET /readyz` (catalog answers), `GET /metrics` (Prometheus).
+//! - `GET /healthz` (alive), `GET /readyz` (catalog and store answer), `GET /metrics`.
 //!
 //! Every response carries `X-Request-Id` (the client's, if it sent a sane one), and every log
 //! line of a request is inside a span with that id.
@@ -337,13 +337,11 @@ impl Origin {
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 r
             }
-            ["readyz"] => {
-                if self.catalog.ready().await {
-                    text(StatusCode::OK, "ready")
-                } else {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "catalog unavailable")
-                }
-            }
+            ["readyz"] => match (self.catalog.ready().await, self.cache.store_ready().await) {
+                (true, true) => text(StatusCode::OK, "ready"),
+                (false, _) => text(StatusCode::SERVICE_UNAVAILABLE, "catalog unavailable"),
+                (_, false) => text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable"),
+            },
             ["play", token, video_id, rest @ ..] if !rest.is_empty() => {
                 let claims = match self.signer.verify(token, video_id, now_unix()) {
                     Ok(claims) => claims,

@@ -475,6 +475,52 @@ async fn manifests_are_gzipped_for_clients_that_accept_it() {
 }
 
 #[tokio::test]
+async fn http2_cleartext_and_keep_alive() {
+    let s = start().await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("http://{}/play/{t}/v1/720p/1.m4s", s.addr);
+    // curl speaks h2c with prior knowledge. (curl 7.88 fails its own second request when it
+    // reuses a prior-knowledge connection, so one request is checked here.)
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{response_code} %{size_download}",
+        ])
+        .arg(&url)
+        .output()
+        .await
+        .expect("curl (run ./setup.sh)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200 1000", "h2c");
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "--http1.1",
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{num_connects}\n",
+        ])
+        .arg(&url)
+        .arg(&url)
+        .output()
+        .await
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec!["1.1 1", "1.1 0"],
+        "HTTP/1.1 keep-alive: {text}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn concurrent_cold_requests_make_one_store_read() {
     let s = start().await;
     let t = s.signer.sign("v1", now() + 3600, None);

@@ -221,6 +221,9 @@ impl Origin {
     }
 
     async fn video(&self, id: &str) -> Result<Option<VideoEntry>, Response<Body>> {
+        if let Some(known) = self.videos.get(id).await {
+            return Ok(known);
+        }
         let catalog = self.catalog.clone();
         let key = id.to_string();
         self.videos

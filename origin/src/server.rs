@@ -373,6 +373,17 @@ impl Origin {
                 self.object(request, &format!("{}/{path}", entry.prefix), &cache_control)
                     .await
             }
+            ["play", ..] => {
+                self.metrics
+                    .token_failures
+                    .get_or_create(&TokenLabels { reason: "missing" })
+                    .inc();
+                json_error(
+                    StatusCode::FORBIDDEN,
+                    "missing",
+                    "playback URLs are /play/{token}/{video_id}/{file}: the token is missing",
+                )
+            }
             ["media", video_id, rev, rest @ ..] if !rest.is_empty() => {
                 let entry = match self.video(video_id).await {
                     Ok(entry) => entry,

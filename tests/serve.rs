@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Clip, lectern, make_clip};
+use common::{Clip, assert_plays_every_rendition, lectern, make_clip};
 
 /// A running `lectern serve`, stopped (by PID) when dropped.
 struct Served {
@@ -87,11 +87,6 @@ fn get(url: &str) -> (u16, Vec<u8>) {
 
 #[test]
 fn import_serve_play_and_stop() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists(),
-        "run ./setup.sh"
-    );
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let clip = make_clip(
@@ -121,27 +116,7 @@ fn import_serve_play_and_stop() {
     assert_eq!(get(&format!("{}/healthz", served.base)).0, 200);
     assert_eq!(get(&format!("{}/readyz", served.base)).0, 200);
 
-    let run = Command::new("node")
-        .arg(browser_dir.join("play.mjs"))
-        .arg(&hls)
-        .arg(&dash)
-        .output()
-        .expect("node runs");
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout)
-        .unwrap_or_else(|e| panic!("report ({e}): {}", String::from_utf8_lossy(&run.stderr)));
-    assert!(
-        run.status.success(),
-        "playback through lectern serve failed: {report:#}"
-    );
-    for player in ["hls", "dash"] {
-        let heights: Vec<i64> = report[player]["results"]
-            .as_array()
-            .expect("results")
-            .iter()
-            .filter_map(|r| r["videoHeight"].as_i64())
-            .collect();
-        assert_eq!(heights, vec![480, 360, 240], "{player}: {report:#}");
-    }
+    assert_plays_every_rendition(&[hls.as_ref(), dash.as_ref()], &[480, 360, 240]);
 
     // Import while the server runs: the new public video is served signed and unsigned.
     let small = make_clip(

@@ -213,3 +213,47 @@ pub fn ffmpeg_decode_errors(input: &Path) -> String {
     }
     text
 }
+
+/// Runs the Chromium harness (`tests/browser/play.mjs`) with `args` (a packaged directory, or
+/// an HLS and a DASH URL) and checks that hls.js and dash.js each showed every height in
+/// `heights` (top first) and kept playing, with no player error.
+pub fn assert_plays_every_rendition(args: &[&std::ffi::OsStr], heights: &[i64]) {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run ./setup.sh"
+    );
+    let run = Command::new("node")
+        .arg(browser_dir.join("play.mjs"))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("report is not JSON ({e}): {stdout}\n{stderr}"));
+    assert!(
+        run.status.success(),
+        "playback failed: {report:#}\n{stderr}"
+    );
+    for player in ["hls", "dash"] {
+        let results = report[player]["results"].as_array().expect("results");
+        let shown: Vec<i64> = results
+            .iter()
+            .filter_map(|r| r["videoHeight"].as_i64())
+            .collect();
+        assert_eq!(
+            shown, heights,
+            "{player} showed every rendition: {report:#}"
+        );
+        assert!(
+            results.iter().all(|r| r["advanced"] == true),
+            "{player} kept playing: {report:#}"
+        );
+        assert_eq!(
+            report[player]["errors"].as_array().map(Vec::len),
+            Some(0),
+            "{player}: {report:#}"
+        );
+    }
+}

@@ -146,21 +146,22 @@ pub fn split_path(raw: &str) -> Result<Vec<String>, &'static str> {
         .collect()
 }
 
+/// Percent-decodes once; `None` for a malformed escape or bytes that are not UTF-8.
 fn percent_decode(segment: &str) -> Option<String> {
+    // percent-encoding passes a bad escape (`%zz`) through unchanged; refuse it instead.
     let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let malformed = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 fn now_unix() -> u64 {
@@ -182,7 +183,13 @@ impl Origin {
             Some(redis) => Some(Arc::new(crate::redis_tier::RedisTier::new(redis.clone())?)),
             None => None,
         };
-        let cache = MemoryCache::new(store, redis, config.memory_cache_bytes);
+        let metrics = Metrics::default();
+        let cache = MemoryCache::new(
+            store,
+            redis,
+            config.memory_cache_bytes,
+            metrics.store_reads.clone(),
+        );
         Ok(Self {
             config,
             signer,
@@ -192,7 +199,7 @@ impl Origin {
                 .max_capacity(100_000)
                 .time_to_live(CATALOG_TTL)
                 .build(),
-            metrics: Metrics::default(),
+            metrics,
             next_request: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -410,20 +417,22 @@ impl Origin {
     ) -> Response<Body> {
         let (object, status) = match self.cache.get(path).await {
             Ok(found) => {
-                let result = if found.1 == crate::cache::CacheStatus::Miss {
-                    "miss"
-                } else {
+                use crate::cache::CacheStatus;
+                let memory = if found.1 == CacheStatus::HitMemory {
                     "hit"
+                } else {
+                    "miss"
                 };
+                let lookup = |tier, result| CacheLabels { tier, result };
                 self.metrics
                     .cache
-                    .get_or_create(&CacheLabels {
-                        tier: "memory",
-                        result,
-                    })
+                    .get_or_create(&lookup("memory", memory))
                     .inc();
-                if found.1 == crate::cache::CacheStatus::Miss {
-                    self.metrics.store_reads.inc();
+                if found.1 == CacheStatus::HitRedis {
+                    self.metrics
+                        .cache
+                        .get_or_create(&lookup("redis", "hit"))
+                        .inc();
                 }
                 found
             }

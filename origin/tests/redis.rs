@@ -196,6 +196,11 @@ async fn redis_tier_survives_redis_dying_and_coming_back() {
             "redis not used again after it came back"
         );
     }
+    let metrics = origin.metrics().render();
+    assert!(
+        metrics.contains("lectern_cache_lookups_total{tier=\"redis\",result=\"hit\"}"),
+        "{metrics}"
+    );
     let _ = stop.send(());
     let _ = server.await;
 }

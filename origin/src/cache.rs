@@ -6,7 +6,6 @@
 //! tokens, so one cached segment serves every viewer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -66,8 +65,8 @@ pub struct MemoryCache {
     store: Arc<dyn ObjectStore>,
     redis: Option<Arc<RedisTier>>,
     cache: moka::future::Cache<String, CachedObject>,
-    /// Store reads made (for tests and metrics).
-    store_reads: AtomicU64,
+    /// Store reads made: the `lectern_store_reads_total` metric itself.
+    store_reads: prometheus_client::metrics::counter::Counter,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -85,6 +84,7 @@ impl MemoryCache {
         store: Arc<dyn ObjectStore>,
         redis: Option<Arc<RedisTier>>,
         capacity_bytes: u64,
+        store_reads: prometheus_client::metrics::counter::Counter,
     ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
@@ -97,7 +97,7 @@ impl MemoryCache {
             store,
             redis,
             cache,
-            store_reads: AtomicU64::new(0),
+            store_reads,
         }
     }
 
@@ -112,7 +112,7 @@ impl MemoryCache {
 
     /// Store reads so far.
     pub fn store_reads(&self) -> u64 {
-        self.store_reads.load(Ordering::Relaxed)
+        self.store_reads.get()
     }
 
     /// Drops every cached object under `prefix` (after a delete).
@@ -162,7 +162,7 @@ impl MemoryCache {
     }
 
     async fn fetch_store(&self, path: &str) -> Result<CachedObject, FetchError> {
-        self.store_reads.fetch_add(1, Ordering::Relaxed);
+        self.store_reads.inc();
         let result = self
             .store
             .get(&Path::from(path))

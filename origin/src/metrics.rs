@@ -47,7 +47,7 @@ pub struct Metrics {
     pub bytes_sent: Family<Route, Counter>,
     /// Cache lookups by tier and result.
     pub cache: Family<CacheLabels, Counter>,
-    /// Store reads (misses that really went to the store; fewer than misses when coalesced).
+    /// Store reads (fewer than memory misses when misses coalesce or Redis answers).
     pub store_reads: Counter,
     /// Token refusals by reason.
     pub token_failures: Family<TokenLabels, Counter>,

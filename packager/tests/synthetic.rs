@@ -82,6 +82,20 @@ fn payload(tag: u8, index: usize, len: usize) -> Bytes {
     Bytes::from(v)
 }
 
+/// Pushes `frames` frames of [`video_frames`] with 50-byte payloads into track `v`.
+async fn push_video(p: &mut Packager, v: usize, frames: i64) {
+    for (i, &(pts, dts, keyframe)) in video_frames(frames).iter().enumerate() {
+        let sample = Sample {
+            pts,
+            dts,
+            duration: FRAME as u32,
+            keyframe,
+            data: payload(1, i, 50),
+        };
+        p.push(v, sample).await.expect("push");
+    }
+}
+
 async fn objects(store: &InMemory) -> Vec<(String, Bytes)> {
     use futures_util::TryStreamExt;
     let mut list: Vec<_> = store.list(None).try_collect().await.expect("list");
@@ -342,16 +356,7 @@ async fn written_in_order_and_abort_removes_everything() {
         .add_track(video_spec("360p", 640, 360))
         .await
         .expect("track");
-    for (i, &(pts, dts, key)) in video_frames(90).iter().enumerate() {
-        let s = Sample {
-            pts,
-            dts,
-            duration: 3000,
-            keyframe: key,
-            data: payload(1, i, 50),
-        };
-        p.push(v, s).await.expect("push");
-    }
+    push_video(&mut p, v, 90).await;
     let names: Vec<String> = objects(&store).await.into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
@@ -371,16 +376,7 @@ async fn a_track_without_samples_is_left_out_entirely() {
         .await
         .expect("track");
     p.add_track(audio_spec()).await.expect("track");
-    for (i, &(pts, dts, key)) in video_frames(30).iter().enumerate() {
-        let s = Sample {
-            pts,
-            dts,
-            duration: 3000,
-            keyframe: key,
-            data: payload(1, i, 50),
-        };
-        p.push(v, s).await.expect("push");
-    }
+    push_video(&mut p, v, 30).await;
     let summary = p.finish().await.expect("finish");
     assert_eq!(summary.renditions.len(), 1);
     let names: Vec<String> = objects(&store).await.into_iter().map(|(n, _)| n).collect();

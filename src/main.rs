@@ -20,6 +20,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's allocator: the origin's hot path allocates a few small
+/// buffers per request from two threads, where glibc's arenas cost ~5 % of CPU (perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for a bad configuration (EX_CONFIG would be 78; 64 is EX_USAGE, as linkerd does).
 const EXIT_CONFIG: u8 = 64;
 

@@ -49,10 +49,18 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
     let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
     let data = args.data.unwrap_or_else(|| config.data_dir.clone());
     let dir = DataDir::open(&data).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let wanted = tokio::net::lookup_host(&listen)
         .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| format!("cannot resolve listen address {listen}"))?;
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let listeners = lectern_origin::server::bind_workers(wanted, workers)
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
+    let addr = listeners[0].local_addr()?;
     let s = &config.server;
     let origin = Arc::new(
         Origin::new(
@@ -79,10 +87,12 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
     );
     // The line tests and scripts wait for: the real address (port 0 resolved).
     println!(
-        "lectern: listening on http://{addr} (data in {})",
+        "lectern: listening on http://{addr} ({workers} workers, data in {})",
         data.display()
     );
-    lectern_origin::serve(listener, origin, shutdown_signal()).await;
+    lectern_origin::server::serve_workers(listeners, origin, shutdown_signal())
+        .await
+        .context("cannot start the HTTP workers")?;
     eprintln!("lectern: stopped");
     Ok(())
 }

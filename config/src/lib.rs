@@ -124,8 +124,11 @@ pub struct ServerConfig {
     pub token_seconds: u64,
     /// Concurrent connections.
     pub max_connections: usize,
-    /// Seconds a client has to send its request headers.
+    /// Seconds a client has to send its request headers; also how long an idle keep-alive
+    /// connection is kept (the wait for the next request's headers is the same timer).
     pub header_read_timeout_seconds: u64,
+    /// HTTP worker threads, each with its own runtime and listening socket; 0 = one per core.
+    pub workers: usize,
     /// Redis for the shared cache tier (`redis://127.0.0.1:6379`); none by default.
     pub redis_url: Option<String>,
     /// Largest object kept in Redis, in KiB.
@@ -146,6 +149,7 @@ impl Default for ServerConfig {
             token_seconds: DEFAULT_TOKEN_SECONDS,
             max_connections: 10_000,
             header_read_timeout_seconds: 10,
+            workers: 0,
             redis_url: None,
             redis_max_object_kib: 8 * 1024,
             redis_ttl_seconds: 24 * 60 * 60,

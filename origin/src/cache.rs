@@ -8,46 +8,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+pub use crate::object::{CacheStatus, CachedObject};
 use crate::redis_tier::RedisTier;
-
-/// One object as the origin serves it.
-#[derive(Debug, Clone)]
-pub struct CachedObject {
-    /// The whole body.
-    pub body: Bytes,
-    /// Strong entity tag, quoted.
-    pub etag: String,
-    /// When it was stored.
-    pub last_modified: SystemTime,
-    /// Which tier the loader found it in (`Miss` for the store).
-    pub source: CacheStatus,
-}
-
-/// Where a response came from; feeds `X-Cache` and the logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheStatus {
-    /// Served from memory.
-    HitMemory,
-    /// Served from Redis (and now in memory).
-    HitRedis,
-    /// Read from the store (by this request or one it waited on).
-    Miss,
-}
-
-impl CacheStatus {
-    /// The `X-Cache` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::HitMemory => "hit-memory",
-            Self::HitRedis => "hit-redis",
-            Self::Miss => "miss",
-        }
-    }
-}
 
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +29,11 @@ pub enum FetchError {
 pub struct MemoryCache {
     store: Arc<dyn ObjectStore>,
     redis: Option<Arc<RedisTier>>,
-    cache: moka::future::Cache<String, CachedObject>,
+    cache: moka::future::Cache<String, Arc<CachedObject>>,
     /// Store reads made: the `lectern_store_reads_total` metric itself.
     store_reads: prometheus_client::metrics::counter::Counter,
+    /// Requests that waited on another's read: `lectern_cache_coalesced_waits_total`.
+    coalesced_waits: prometheus_client::metrics::counter::Counter,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -85,12 +52,14 @@ impl MemoryCache {
         redis: Option<Arc<RedisTier>>,
         capacity_bytes: u64,
         store_reads: prometheus_client::metrics::counter::Counter,
+        coalesced_waits: prometheus_client::metrics::counter::Counter,
     ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
             .support_invalidation_closures()
-            .weigher(|key: &String, value: &CachedObject| {
-                u32::try_from(value.body.len() + key.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &String, value: &Arc<CachedObject>| {
+                let gzip = value.gzip.as_ref().map_or(0, |g| g.body.len());
+                u32::try_from(value.body.len() + gzip + key.len()).unwrap_or(u32::MAX)
             })
             .build();
         Self {
@@ -98,6 +67,7 @@ impl MemoryCache {
             redis,
             cache,
             store_reads,
+            coalesced_waits,
         }
     }
 
@@ -128,7 +98,10 @@ impl MemoryCache {
     }
 
     /// The object at `path`, from memory or (once, however many ask at once) from the store.
-    pub async fn get(&self, path: &str) -> Result<(CachedObject, CacheStatus), Arc<FetchError>> {
+    pub async fn get(
+        &self,
+        path: &str,
+    ) -> Result<(Arc<CachedObject>, CacheStatus), Arc<FetchError>> {
         // A plain lookup first: cheaper than the entry API on the hot path.
         if let Some(object) = self.cache.get(path).await {
             return Ok((object, CacheStatus::HitMemory));
@@ -143,18 +116,20 @@ impl MemoryCache {
         let status = if fresh {
             object.source
         } else {
+            // Another request's load (in flight when this one asked) answered.
+            self.coalesced_waits.inc();
             CacheStatus::HitMemory
         };
         Ok((object, status))
     }
 
-    async fn fetch(&self, path: &str) -> Result<CachedObject, FetchError> {
+    async fn fetch(&self, path: &str) -> Result<Arc<CachedObject>, FetchError> {
         if let Some(redis) = &self.redis
             && let (Some(object), _) = redis.get(path).await
         {
-            return Ok(object);
+            return Ok(Arc::new(object));
         }
-        let object = self.fetch_store(path).await?;
+        let object = Arc::new(self.fetch_store(path).await?);
         if let Some(redis) = &self.redis {
             redis.put(path, &object);
         }
@@ -186,11 +161,12 @@ impl MemoryCache {
                 format!("\"{:x}-{secs:x}\"", body.len())
             }
         };
-        Ok(CachedObject {
+        Ok(CachedObject::new(
+            path,
             body,
             etag,
-            last_modified: modified,
-            source: CacheStatus::Miss,
-        })
+            modified,
+            CacheStatus::Miss,
+        ))
     }
 }

@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`server`]: routes, HTTP semantics for media objects, the accept loop ([`server::serve`]).
 //! - [`cache`]: the memory tier over Redis and the object store, with coalesced misses.
+//! - [`object`]: one cached object with its response headers made once.
 //! - [`redis_tier`]: the shared Redis tier: timeouts, circuit breaker, reconnects.
 //! - [`metrics`]: Prometheus counters and latencies, text at `/metrics`.
 //! - [`catalog`]: the question the origin asks about videos, answered by the binary.
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod catalog;
 pub mod conditional;
 pub mod metrics;
+pub mod object;
 pub mod range;
 pub mod redis_tier;
 pub mod server;

@@ -53,7 +53,31 @@ pub struct Metrics {
     pub token_failures: Family<TokenLabels, Counter>,
     /// Time to build a response, by route.
     pub latency: Family<Route, Histogram>,
+    /// Requests that waited for another request's store read of the same object.
+    pub coalesced_waits: Counter,
+    /// The label sets of every request resolved once, so the hot path only increments.
+    routes: Vec<RouteHandles>,
+    /// Memory-tier hits, resolved once.
+    pub memory_hits: Counter,
+    /// Memory-tier misses, resolved once.
+    pub memory_misses: Counter,
+    /// Redis-tier hits, resolved once.
+    pub redis_hits: Counter,
 }
+
+/// Every route's metrics, fetched from their families once.
+struct RouteHandles {
+    route: &'static str,
+    bytes: Counter,
+    latency: Histogram,
+    /// The statuses media requests usually end with.
+    statuses: Vec<(u16, Counter)>,
+}
+
+/// Route labels, as [`RouteLabels::route`] takes them.
+pub const ROUTES: [&str; 6] = ["play", "media", "health", "metrics", "preflight", "other"];
+/// Statuses resolved ahead of time (others go through the family's map).
+const COMMON_STATUSES: [u16; 6] = [200, 204, 206, 304, 403, 404];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +123,31 @@ impl Default for Metrics {
             "Time to build a response",
             latency.clone(),
         );
+        let coalesced_waits = Counter::default();
+        registry.register(
+            "cache_coalesced_waits",
+            "Requests that waited for another request's read of the same object",
+            coalesced_waits.clone(),
+        );
+        let routes = ROUTES
+            .iter()
+            .map(|&route| RouteHandles {
+                route,
+                bytes: bytes_sent.get_or_create(&Route { route }).clone(),
+                latency: latency.get_or_create(&Route { route }).clone(),
+                statuses: COMMON_STATUSES
+                    .iter()
+                    .map(|&status| {
+                        let counter = requests.get_or_create(&RouteLabels { route, status });
+                        (status, counter.clone())
+                    })
+                    .collect(),
+            })
+            .collect();
+        let lookup = |tier, result| cache.get_or_create(&CacheLabels { tier, result }).clone();
+        let memory_hits = lookup("memory", "hit");
+        let memory_misses = lookup("memory", "miss");
+        let redis_hits = lookup("redis", "hit");
         Self {
             registry,
             requests,
@@ -107,11 +156,44 @@ impl Default for Metrics {
             store_reads,
             token_failures,
             latency,
+            coalesced_waits,
+            routes,
+            memory_hits,
+            memory_misses,
+            redis_hits,
         }
     }
 }
 
 impl Metrics {
+    /// Counts one finished request: its status, body bytes and time to respond.
+    pub fn record_request(&self, route: &'static str, status: u16, bytes: u64, seconds: f64) {
+        let Some(handles) = self.routes.iter().find(|h| h.route == route) else {
+            self.requests
+                .get_or_create(&RouteLabels { route, status })
+                .inc();
+            self.bytes_sent
+                .get_or_create(&Route { route })
+                .inc_by(bytes);
+            self.latency
+                .get_or_create(&Route { route })
+                .observe(seconds);
+            return;
+        };
+        match handles.statuses.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => {
+                counter.inc();
+            }
+            None => {
+                self.requests
+                    .get_or_create(&RouteLabels { route, status })
+                    .inc();
+            }
+        }
+        handles.bytes.inc_by(bytes);
+        handles.latency.observe(seconds);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -79,17 +79,18 @@ fn encode(object: &CachedObject) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: Vec<u8>) -> Option<CachedObject> {
+fn decode(path: &str, bytes: Vec<u8>) -> Option<CachedObject> {
     let len = usize::from(u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?));
     let etag = String::from_utf8(bytes.get(2..2 + len)?.to_vec()).ok()?;
     let modified = u64::from_be_bytes(bytes.get(2 + len..10 + len)?.try_into().ok()?);
     let body = Bytes::from(bytes).slice(10 + len..);
-    Some(CachedObject {
+    Some(CachedObject::new(
+        path,
         body,
         etag,
-        last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(modified),
-        source: CacheStatus::HitRedis,
-    })
+        SystemTime::UNIX_EPOCH + Duration::from_millis(modified),
+        CacheStatus::HitRedis,
+    ))
 }
 
 impl RedisTier {
@@ -149,7 +150,7 @@ impl RedisTier {
         match result {
             Ok(Ok(Some(bytes))) => {
                 self.record(true);
-                match decode(bytes) {
+                match decode(path, bytes) {
                     Some(object) => (Some(object), RedisOutcome::Hit),
                     None => (None, RedisOutcome::Miss),
                 }
@@ -197,17 +198,18 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        let object = CachedObject {
-            body: Bytes::from_static(b"segment bytes"),
-            etag: "\"abc-1\"".into(),
-            last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-            source: CacheStatus::Miss,
-        };
-        let back = decode(encode(&object)).expect("decodes");
+        let object = CachedObject::new(
+            "media/v/1/720p/1.m4s",
+            Bytes::from_static(b"segment bytes"),
+            "\"abc-1\"".into(),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            CacheStatus::Miss,
+        );
+        let back = decode("media/v/1/720p/1.m4s", encode(&object)).expect("decodes");
         assert_eq!(back.body, object.body);
         assert_eq!(back.etag, object.etag);
         assert_eq!(back.last_modified, object.last_modified);
         assert_eq!(back.source, CacheStatus::HitRedis);
-        assert!(decode(vec![0, 9, 1]).is_none());
+        assert!(decode("x", vec![0, 9, 1]).is_none());
     }
 }

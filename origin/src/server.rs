@@ -10,10 +10,12 @@
 //! - `GET|HEAD /media/{video_id}/{rev}/{path}`: public videos, unsigned, immutable.
 //! - `GET /healthz` (alive), `GET /readyz` (catalog and store answer), `GET /metrics`.
 //!
-//! Every response carries `X-Request-Id` (the client's, if it sent a sane one), and every log
-//! line of a request is inside a span with that id.
+//! Every response carries `X-Request-Id` (the client's, if it sent a sane one). Error lines
+//! name it as `request_id`; with debug logging on, every line of a request is inside a span
+//! with that id (the span is only made when debug is on: it costs on every request).
 //! - `OPTIONS` anything: CORS preflight, 204.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -27,10 +29,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cache::{FetchError, MemoryCache};
+use crate::cache::{CacheStatus, FetchError, MemoryCache};
 use crate::catalog::{Catalog, VideoEntry};
 use crate::conditional::{Validators, if_range_matches, not_modified};
-use crate::metrics::{CacheLabels, Metrics, Route, RouteLabels, TokenLabels};
+use crate::metrics::{Metrics, TokenLabels};
+pub use crate::object::{content_type, is_manifest};
 use crate::range::{self, RangeOutcome};
 use crate::token::{Signer, TokenError};
 
@@ -77,11 +80,15 @@ pub struct Origin {
     catalog: Arc<dyn Catalog>,
     cache: MemoryCache,
     /// Recent catalog answers (the hot path never waits on SQL for every segment).
-    videos: moka::future::Cache<String, Option<VideoEntry>>,
+    videos: moka::future::Cache<String, Option<Arc<VideoEntry>>>,
     /// Counters and latencies.
     metrics: Metrics,
     /// Source of request ids.
     next_request: std::sync::atomic::AtomicU64,
+    /// This process's id in hex: the first part of every request id it makes.
+    request_id_prefix: String,
+    /// `Access-Control-Allow-Origin`, parsed once.
+    cors_origin: HeaderValue,
 }
 
 impl std::fmt::Debug for Origin {
@@ -108,28 +115,9 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     response
 }
 
-/// Content type by file name.
-pub fn content_type(path: &str) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
-    let in_audio = path.split('/').any(|p| p == "audio");
-    match ext {
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "mpd" => "application/dash+xml",
-        "mp4" | "m4s" if in_audio => "audio/mp4",
-        "mp4" | "m4s" => "video/mp4",
-        "jpg" | "jpeg" => "image/jpeg",
-        _ => "application/octet-stream",
-    }
-}
-
-fn is_manifest(path: &str) -> bool {
-    path.ends_with(".m3u8") || path.ends_with(".mpd")
-}
-
 /// Splits a request path into segments, percent-decoding each exactly once and refusing
 /// anything that could leave the media tree or is not a name Lectern writes.
-pub fn split_path(raw: &str) -> Result<Vec<String>, &'static str> {
+pub fn split_path(raw: &str) -> Result<Vec<Cow<'_, str>>, &'static str> {
     let raw = raw.strip_prefix('/').ok_or("path must start with /")?;
     raw.split('/')
         .map(|segment| {
@@ -147,9 +135,12 @@ pub fn split_path(raw: &str) -> Result<Vec<String>, &'static str> {
 }
 
 /// Percent-decodes once; `None` for a malformed escape or bytes that are not UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    // percent-encoding passes a bad escape (`%zz`) through unchanged; refuse it instead.
+fn percent_decode(segment: &str) -> Option<Cow<'_, str>> {
     let bytes = segment.as_bytes();
+    if !bytes.contains(&b'%') {
+        return Some(Cow::Borrowed(segment));
+    }
+    // percent-encoding passes a bad escape (`%zz`) through unchanged; refuse it instead.
     let malformed = bytes.iter().enumerate().any(|(i, &b)| {
         b == b'%'
             && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
@@ -161,7 +152,6 @@ fn percent_decode(segment: &str) -> Option<String> {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8()
         .ok()
-        .map(|s| s.into_owned())
 }
 
 fn now_unix() -> u64 {
@@ -189,7 +179,11 @@ impl Origin {
             redis,
             config.memory_cache_bytes,
             metrics.store_reads.clone(),
+            metrics.coalesced_waits.clone(),
         );
+        // The configuration checks the value; an unusable one falls back to `*`.
+        let cors_origin = HeaderValue::from_str(&config.cors_origin)
+            .unwrap_or_else(|_| HeaderValue::from_static("*"));
         Ok(Self {
             config,
             signer,
@@ -201,6 +195,8 @@ impl Origin {
                 .build(),
             metrics,
             next_request: std::sync::atomic::AtomicU64::new(1),
+            request_id_prefix: format!("{:x}", std::process::id()),
+            cors_origin,
         })
     }
 
@@ -227,17 +223,23 @@ impl Origin {
         }
     }
 
-    async fn video(&self, id: &str) -> Result<Option<VideoEntry>, Response<Body>> {
+    async fn video(
+        &self,
+        id: &str,
+        request_id: &str,
+    ) -> Result<Option<Arc<VideoEntry>>, Response<Body>> {
         if let Some(known) = self.videos.get(id).await {
             return Ok(known);
         }
         let catalog = self.catalog.clone();
         let key = id.to_string();
         self.videos
-            .try_get_with(key.clone(), async move { catalog.lookup(&key).await })
+            .try_get_with(key.clone(), async move {
+                catalog.lookup(&key).await.map(|found| found.map(Arc::new))
+            })
             .await
             .map_err(|e| {
-                tracing::error!(error = %e, "catalog lookup failed");
+                tracing::error!(request_id, error = %e, "catalog lookup failed");
                 json_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -252,7 +254,7 @@ impl Origin {
         let started = std::time::Instant::now();
         let request_id = request
             .headers()
-            .get("x-request-id")
+            .get(X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             .map(str::to_string)
@@ -260,37 +262,37 @@ impl Origin {
                 let n = self
                     .next_request
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                format!("{:x}-{n:x}", std::process::id())
+                format!("{}-{n:x}", self.request_id_prefix)
             });
         let route = route_name(request.uri().path(), request.method());
         let span = tracing::debug_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
-        let mut response = self.route(&request).instrument(span.clone()).await;
-        span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "responded"));
+        let mut response = if span.is_disabled() {
+            self.route(&request, &request_id).await
+        } else {
+            let response = self
+                .route(&request, &request_id)
+                .instrument(span.clone())
+                .await;
+            span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "responded"));
+            response
+        };
         let body_len = hyper::body::Body::size_hint(response.body())
             .exact()
             .unwrap_or(0);
-        self.metrics
-            .requests
-            .get_or_create(&RouteLabels {
-                route,
-                status: response.status().as_u16(),
-            })
-            .inc();
-        self.metrics
-            .bytes_sent
-            .get_or_create(&Route { route })
-            .inc_by(body_len);
-        self.metrics
-            .latency
-            .get_or_create(&Route { route })
-            .observe(started.elapsed().as_secs_f64());
+        self.metrics.record_request(
+            route,
+            response.status().as_u16(),
+            body_len,
+            started.elapsed().as_secs_f64(),
+        );
         let headers = response.headers_mut();
-        if let Ok(id) = HeaderValue::from_str(&request_id) {
-            headers.insert("x-request-id", id);
+        if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+            headers.insert(X_REQUEST_ID, id);
         }
-        if let Ok(origin) = HeaderValue::from_str(&self.config.cors_origin) {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        }
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            self.cors_origin.clone(),
+        );
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("Content-Length, Content-Range, ETag, X-Cache"),
@@ -298,7 +300,7 @@ impl Origin {
         response
     }
 
-    async fn route(&self, request: &Request<Incoming>) -> Response<Body> {
+    async fn route(&self, request: &Request<Incoming>, request_id: &str) -> Response<Body> {
         let method = request.method();
         if method == Method::OPTIONS {
             let mut r = Response::new(Full::new(Bytes::new()));
@@ -334,7 +336,7 @@ impl Origin {
             Ok(segments) => segments,
             Err(why) => return json_error(StatusCode::BAD_REQUEST, "bad_path", why),
         };
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
         match segments.as_slice() {
             ["healthz"] => text(StatusCode::OK, "ok"),
             ["metrics"] => {
@@ -363,22 +365,22 @@ impl Origin {
                         return token_refused(e);
                     }
                 };
-                let entry = match self.video(video_id).await {
+                let entry = match self.video(video_id, request_id).await {
                     Ok(Some(entry)) => entry,
                     Ok(None) => {
                         return json_error(StatusCode::NOT_FOUND, "not_found", "no such video");
                     }
                     Err(r) => return r,
                 };
-                let path = rest.join("/");
+                let path = store_path(&[&entry.prefix], rest);
                 let cache_control = if is_manifest(&path) {
                     let left = claims.expires.saturating_sub(now_unix());
-                    format!("private, max-age={}", left.min(MANIFEST_MAX_AGE))
+                    let value = format!("private, max-age={}", left.min(MANIFEST_MAX_AGE));
+                    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-store"))
                 } else {
-                    IMMUTABLE.to_string()
+                    HeaderValue::from_static(IMMUTABLE)
                 };
-                self.object(request, &format!("{}/{path}", entry.prefix), &cache_control)
-                    .await
+                self.object(request, request_id, &path, cache_control).await
             }
             ["play", ..] => {
                 self.metrics
@@ -392,15 +394,21 @@ impl Origin {
                 )
             }
             ["media", video_id, rev, rest @ ..] if !rest.is_empty() => {
-                let entry = match self.video(video_id).await {
+                let entry = match self.video(video_id, request_id).await {
                     Ok(entry) => entry,
                     Err(r) => return r,
                 };
-                let wanted = format!("media/{video_id}/{rev}");
+                let wanted = store_path(&["media", video_id, rev], &[]);
                 match entry {
                     Some(entry) if entry.public && entry.prefix == wanted => {
-                        let path = format!("{wanted}/{}", rest.join("/"));
-                        self.object(request, &path, IMMUTABLE).await
+                        let path = store_path(&[&wanted], rest);
+                        self.object(
+                            request,
+                            request_id,
+                            &path,
+                            HeaderValue::from_static(IMMUTABLE),
+                        )
+                        .await
                     }
                     _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such public video"),
                 }
@@ -412,27 +420,19 @@ impl Origin {
     async fn object(
         &self,
         request: &Request<Incoming>,
+        request_id: &str,
         path: &str,
-        cache_control: &str,
+        cache_control: HeaderValue,
     ) -> Response<Body> {
         let (object, status) = match self.cache.get(path).await {
             Ok(found) => {
-                use crate::cache::CacheStatus;
-                let memory = if found.1 == CacheStatus::HitMemory {
-                    "hit"
+                if found.1 == CacheStatus::HitMemory {
+                    self.metrics.memory_hits.inc();
                 } else {
-                    "miss"
-                };
-                let lookup = |tier, result| CacheLabels { tier, result };
-                self.metrics
-                    .cache
-                    .get_or_create(&lookup("memory", memory))
-                    .inc();
+                    self.metrics.memory_misses.inc();
+                }
                 if found.1 == CacheStatus::HitRedis {
-                    self.metrics
-                        .cache
-                        .get_or_create(&lookup("redis", "hit"))
-                        .inc();
+                    self.metrics.redis_hits.inc();
                 }
                 found
             }
@@ -442,7 +442,7 @@ impl Origin {
                         json_error(StatusCode::NOT_FOUND, "not_found", "no such object")
                     }
                     FetchError::Store(ref why) => {
-                        tracing::error!(path, error = %why, "store read failed");
+                        tracing::error!(request_id, path, error = %why, "store read failed");
                         json_error(
                             StatusCode::BAD_GATEWAY,
                             "store_unavailable",
@@ -454,87 +454,95 @@ impl Origin {
         };
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        // Manifests are text: gzip them for clients that accept it (whole responses only; a
+        // Manifests are text: gzip them for clients that accept it (whole responses only; the
         // compressed variant has its own ETag, as RFC 9110 §8.8.3 requires of strong tags).
-        let manifest = is_manifest(path);
-        let gzip =
-            manifest && get(header::RANGE).is_none() && accepts_gzip(get(header::ACCEPT_ENCODING));
-        let (body, etag) = if gzip {
-            match gzip_bytes(&object.body) {
-                Some(compressed) => (
-                    compressed,
-                    format!("{}-gz\"", object.etag.trim_end_matches('"')),
-                ),
-                None => (object.body.clone(), object.etag.clone()),
-            }
-        } else {
-            (object.body.clone(), object.etag.clone())
+        let gzip = object
+            .gzip
+            .as_ref()
+            .filter(|_| get(header::RANGE).is_none() && accepts_gzip(get(header::ACCEPT_ENCODING)));
+        let (body, etag, etag_header) = match gzip {
+            Some(gzip) => (&gzip.body, &gzip.etag, &gzip.etag_header),
+            None => (&object.body, &object.etag, &object.etag_header),
         };
-        let gzip = gzip && etag != object.etag;
         let validators = Validators {
-            etag: &etag,
+            etag,
             last_modified: object.last_modified,
         };
         let len = body.len() as u64;
-        let mut builder = Response::builder()
-            .header(header::CONTENT_TYPE, content_type(path))
-            .header(header::CACHE_CONTROL, cache_control)
-            .header(header::ETAG, etag.as_str())
-            .header(
-                header::LAST_MODIFIED,
-                httpdate::fmt_http_date(object.last_modified),
-            )
-            .header(header::ACCEPT_RANGES, "bytes")
-            .header("x-cache", status.as_str());
-        if manifest {
-            builder = builder.header(header::VARY, "Accept-Encoding");
+        let mut response = Response::new(Full::new(Bytes::new()));
+        let out = response.headers_mut();
+        out.reserve(12);
+        out.insert(header::CONTENT_TYPE, object.content_type.clone());
+        out.insert(header::CACHE_CONTROL, cache_control);
+        out.insert(header::ETAG, etag_header.clone());
+        out.insert(header::LAST_MODIFIED, object.last_modified_header.clone());
+        out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        out.insert(X_CACHE, status.header());
+        if object.manifest {
+            out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         }
-        if gzip {
-            builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        if gzip.is_some() {
+            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         if not_modified(
             get(header::IF_NONE_MATCH),
             get(header::IF_MODIFIED_SINCE),
             &validators,
         ) {
-            return builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Full::new(Bytes::new()))
-                .unwrap_or_else(|_| internal());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return response;
         }
         let range_header = match get(header::IF_RANGE) {
             Some(if_range) if !if_range_matches(if_range, &validators) => None,
             _ => get(header::RANGE),
         };
         let outcome = range::parse(range_header, len);
-        if let Some(content_range) = outcome.content_range(len) {
-            builder = builder.header(header::CONTENT_RANGE, content_range);
+        if let Some(content_range) = outcome.content_range(len)
+            && let Ok(value) = HeaderValue::from_str(&content_range)
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
         }
-        let (status_code, body) = match outcome {
-            RangeOutcome::Full => (StatusCode::OK, body),
-            RangeOutcome::Partial { start, end } => (
-                StatusCode::PARTIAL_CONTENT,
-                body.slice(start as usize..=end as usize),
-            ),
+        let body = match outcome {
+            RangeOutcome::Full => body.clone(),
+            RangeOutcome::Partial { start, end } => {
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                body.slice(start as usize..=end as usize)
+            }
             RangeOutcome::Unsatisfiable => {
-                return builder
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CACHE_CONTROL, ERROR_CACHE)
-                    .body(Full::new(Bytes::new()))
-                    .unwrap_or_else(|_| internal());
+                *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static(ERROR_CACHE));
+                return response;
             }
         };
-        let body = if request.method() == Method::HEAD {
-            builder = builder.header(header::CONTENT_LENGTH, body.len());
-            Bytes::new()
+        if request.method() == Method::HEAD {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         } else {
-            body
-        };
-        builder
-            .status(status_code)
-            .body(Full::new(body))
-            .unwrap_or_else(|_| internal())
+            *response.body_mut() = Full::new(body);
+        }
+        response
     }
+}
+
+/// `X-Cache`: which tier answered.
+const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
+/// `X-Request-Id`: the request's id, the client's if it sent a sane one.
+const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Joins `parts` and then `rest` with `/` into one store path, in one allocation.
+fn store_path(parts: &[&str], rest: &[&str]) -> String {
+    let len = parts.iter().chain(rest).map(|p| p.len() + 1).sum();
+    let mut path = String::with_capacity(len);
+    for part in parts.iter().chain(rest) {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(part);
+    }
+    path
 }
 
 /// True when `Accept-Encoding` lists gzip with a non-zero weight.
@@ -551,13 +559,6 @@ fn accepts_gzip(accept: Option<&str>) -> bool {
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
         })
     })
-}
-
-fn gzip_bytes(body: &[u8]) -> Option<Bytes> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(body).ok()?;
-    encoder.finish().ok().map(Bytes::from)
 }
 
 /// The metrics label of a request path.
@@ -584,14 +585,6 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     r
 }
 
-fn internal() -> Response<Body> {
-    json_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
-}
-
 fn token_refused(e: TokenError) -> Response<Body> {
     let message = match e {
         TokenError::Expired => "the playback token has expired; ask for a new link",
@@ -603,8 +596,87 @@ fn token_refused(e: TokenError) -> Response<Body> {
 }
 
 /// Serves `origin` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Runs on the caller's runtime; [`serve_workers`] runs one such loop per core.
 pub async fn serve(listener: TcpListener, origin: Arc<Origin>, shutdown: impl Future<Output = ()>) {
     let limit = Arc::new(Semaphore::new(origin.config.max_connections));
+    accept_loop(listener, origin, limit, shutdown).await;
+}
+
+/// Listening sockets for `workers` accept loops on `addr`, all bound to one port with
+/// `SO_REUSEPORT` so the kernel spreads new connections across them (nginx's `reuseport`).
+/// Port 0 picks one free port for all of them.
+pub fn bind_workers(
+    addr: std::net::SocketAddr,
+    workers: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(workers.max(1));
+    let mut addr = addr;
+    for _ in 0..workers.max(1) {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(4096)?;
+        let listener = std::net::TcpListener::from(socket);
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Serves `origin` with one single-threaded runtime per listener, each on a thread of its own
+/// (thread per core, as nginx runs a worker per core: a connection's tasks never move between
+/// cores and the hot path makes no cross-thread wake-ups). The memory cache, catalog and
+/// metrics are shared. Returns when `shutdown` has resolved and every worker has drained its
+/// in-flight requests.
+pub async fn serve_workers(
+    listeners: Vec<std::net::TcpListener>,
+    origin: Arc<Origin>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let limit = Arc::new(Semaphore::new(origin.config.max_connections));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut finished = Vec::new();
+    for (n, listener) in listeners.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (origin, limit, mut stopped) = (origin.clone(), limit.clone(), stopped.clone());
+        let (done, finished_one) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("lectern-http-{n}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let shutdown = async move {
+                                let _ = stopped.wait_for(|stop| *stop).await;
+                            };
+                            accept_loop(listener, origin, limit, shutdown).await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "worker {n} cannot listen"),
+                    }
+                });
+                let _ = done.send(());
+            })?;
+        finished.push(finished_one);
+    }
+    shutdown.await;
+    let _ = stop.send(true);
+    for worker in finished {
+        let _ = worker.await;
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    origin: Arc<Origin>,
+    limit: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -96,9 +96,18 @@ pub struct Claims {
 }
 
 /// Signs and verifies playback tokens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Signer {
     keys: Vec<SigningKey>,
+    /// Each key's HMAC state after absorbing the key (same order as `keys`): cloning it saves
+    /// hashing the key pads on every request.
+    keyed: Vec<Hmac<Sha256>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("keys", &self.keys).finish()
+    }
 }
 
 impl Signer {
@@ -124,14 +133,21 @@ impl Signer {
                 return Err(KeyError::DuplicateId(key.id.clone()));
             }
         }
-        Ok(Self { keys })
+        let keyed = keys
+            .iter()
+            .map(|key| {
+                // HMAC takes keys of any length; new_from_slice cannot fail for it.
+                <Hmac<Sha256> as KeyInit>::new_from_slice(&key.secret)
+                    .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
+            })
+            .collect();
+        Ok(Self { keys, keyed })
     }
 
-    fn mac(key: &SigningKey, video_id: &str, expires: u64, user: &str) -> Hmac<Sha256> {
-        // HMAC takes keys of any length; new_from_slice cannot fail for it.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.secret)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        for part in [CONTEXT, video_id, &expires.to_string(), user, &key.id] {
+    /// The MAC of one key over a token's fields (`expires` as its decimal digits).
+    fn mac(&self, key: usize, video_id: &str, expires: &str, user: &str) -> Hmac<Sha256> {
+        let mut mac = self.keyed[key].clone();
+        for part in [CONTEXT, video_id, expires, user, &self.keys[key].id] {
             mac.update(part.as_bytes());
             mac.update(b"\n");
         }
@@ -142,7 +158,8 @@ impl Signer {
     pub fn sign(&self, video_id: &str, expires: u64, user: Option<&str>) -> String {
         let key = &self.keys[0];
         let user = URL_SAFE_NO_PAD.encode(user.unwrap_or_default());
-        let tag = Self::mac(key, video_id, expires, &user)
+        let tag = self
+            .mac(0, video_id, &expires.to_string(), &user)
             .finalize()
             .into_bytes();
         format!(
@@ -168,24 +185,31 @@ impl Signer {
         ) else {
             return Err(TokenError::Malformed);
         };
-        if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only, and no leading zero: the one spelling `sign` writes.
+        if expires.is_empty()
+            || !expires.bytes().all(|b| b.is_ascii_digit())
+            || (expires.len() > 1 && expires.starts_with('0'))
+        {
             return Err(TokenError::Malformed);
         }
-        let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        let expires_at: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
         let user_bytes = URL_SAFE_NO_PAD
             .decode(user)
             .map_err(|_| TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
+        // A SHA-256 tag is 32 bytes (43 base64url characters); anything else is malformed.
+        let mut tag_bytes = [0u8; 33];
+        let tag_len = URL_SAFE_NO_PAD
+            .decode_slice(tag, &mut tag_bytes)
             .map_err(|_| TokenError::Malformed)?;
         let key = self
             .keys
             .iter()
-            .find(|k| k.id == key_id)
+            .position(|k| k.id == key_id)
             .ok_or(TokenError::UnknownKey)?;
-        Self::mac(key, video_id, expires, user)
-            .verify_slice(&tag)
+        self.mac(key, video_id, expires, user)
+            .verify_slice(&tag_bytes[..tag_len])
             .map_err(|_| TokenError::BadSignature)?;
+        let expires = expires_at;
         if now >= expires {
             return Err(TokenError::Expired);
         }
@@ -193,7 +217,7 @@ impl Signer {
         Ok(Claims {
             expires,
             user: (!user.is_empty()).then_some(user),
-            key_id: key.id.clone(),
+            key_id: self.keys[key].id.clone(),
         })
     }
 }
@@ -259,6 +283,16 @@ mod tests {
             "k2.1..AAAA.extra",
             "k2.-1..AAAA",
         ] {
+            assert_eq!(
+                s.verify(bad, "vid1", 0),
+                Err(TokenError::Malformed),
+                "{bad}"
+            );
+        }
+        // Another spelling of the same expiry, and a tag too long to be a SHA-256 MAC.
+        let padded = t.replacen(".2000.", ".02000.", 1);
+        let long_tag = format!("{t}{}", "A".repeat(8));
+        for bad in [padded.as_str(), long_tag.as_str()] {
             assert_eq!(
                 s.verify(bad, "vid1", 0),
                 Err(TokenError::Malformed),

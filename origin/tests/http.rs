@@ -46,17 +46,34 @@ fn key(id: &str, fill: u8) -> SigningKey {
     }
 }
 
+/// A master playlist of the size Lectern writes (a few variants): worth compressing.
+fn master_playlist() -> Vec<u8> {
+    let mut text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n".to_string();
+    for (height, kbps) in [(1080, 5000), (720, 2800), (480, 1400), (360, 800)] {
+        text.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"avc1.64001f,mp4a.40.2\",\
+             RESOLUTION={}x{height},AUDIO=\"audio\"\n{height}p/index.m3u8\n",
+            kbps * 1000,
+            height * 16 / 9
+        ));
+    }
+    text.into_bytes()
+}
+
 fn segment_bytes() -> Vec<u8> {
     (0..1000u32).map(|i| (i % 251) as u8).collect()
 }
 
 async fn start() -> Server {
+    start_with(OriginConfig::default(), false).await
+}
+
+/// A server with `config`; on this runtime, or (`workers`) on two worker threads of its own
+/// sharing one port, as `lectern serve` runs it.
+async fn start_with(config: OriginConfig, workers: bool) -> Server {
     let store = Arc::new(InMemory::new());
     for (path, body) in [
-        (
-            "media/v1/r1/master.m3u8",
-            b"#EXTM3U\n720p/index.m3u8\n".to_vec(),
-        ),
+        ("media/v1/r1/master.m3u8", master_playlist()),
         ("media/v1/r1/manifest.mpd", b"<MPD/>".to_vec()),
         ("media/v1/r1/720p/index.m3u8", b"#EXTM3U\n1.m4s\n".to_vec()),
         ("media/v1/r1/720p/init.mp4", b"init".to_vec()),
@@ -88,19 +105,38 @@ async fn start() -> Server {
     let signer = Signer::new(vec![key("k2", 2), key("k1", 1)]).expect("signer");
     let origin = Arc::new(
         Origin::new(
-            OriginConfig::default(),
+            config,
             signer.clone(),
             Arc::new(StaticCatalog(videos)),
             store,
         )
         .expect("origin"),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(lectern_origin::serve(listener, origin.clone(), async {
+    let shutdown = async {
         let _ = stopped.await;
-    }));
+    };
+    let (addr, task) = if workers {
+        let listeners =
+            lectern_origin::server::bind_workers("127.0.0.1:0".parse().expect("addr"), 2)
+                .expect("bind");
+        let addr = listeners[0].local_addr().expect("addr");
+        assert_eq!(listeners[1].local_addr().expect("addr"), addr, "one port");
+        let origin = origin.clone();
+        let task = tokio::spawn(async move {
+            lectern_origin::server::serve_workers(listeners, origin, shutdown)
+                .await
+                .expect("workers");
+        });
+        (addr, task)
+    } else {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        (
+            addr,
+            tokio::spawn(lectern_origin::serve(listener, origin.clone(), shutdown)),
+        )
+    };
     Server {
         addr,
         origin,
@@ -459,6 +495,18 @@ async fn manifests_are_gzipped_for_clients_that_accept_it() {
     assert_eq!(again.status, 304);
     let refused = raw(s.addr, "GET", &url, &[("Accept-Encoding", "gzip;q=0")]).await;
     assert_eq!(refused.header("content-encoding"), None);
+    // A manifest too small to shrink is sent as it is (gzip would only add its header).
+    let tiny = raw(
+        s.addr,
+        "GET",
+        "/media/pub/r7/master.m3u8",
+        &[("Accept-Encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(
+        (tiny.header("content-encoding"), tiny.body.as_slice()),
+        (None, b"#EXTM3U\n".as_slice())
+    );
     let segment = raw(
         s.addr,
         "GET",
@@ -542,5 +590,93 @@ async fn concurrent_cold_requests_make_one_store_read() {
         1,
         "500 cold requests, one store read"
     );
+    // Every other request was a memory hit: found in memory, or handed the one read's result
+    // (a coalesced wait, counted on its own).
+    let text = String::from_utf8_lossy(&raw(s.addr, "GET", "/metrics", &[]).await.body).to_string();
+    let value = |line: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"lectern_cache_lookups_total{tier="memory",result="hit"}"#),
+        499
+    );
+    assert_eq!(
+        value(r#"lectern_cache_lookups_total{tier="memory",result="miss"}"#),
+        1
+    );
+    assert!(value("lectern_cache_coalesced_waits_total") <= 499);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn worker_threads_share_one_port_and_drain_on_shutdown() {
+    let s = start_with(OriginConfig::default(), true).await;
+    let t = s.signer.sign("v1", now() + 3600, None);
+    let url = format!("/play/{t}/v1/720p/1.m4s");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (addr, url) = (s.addr, url.clone());
+        tasks.push(tokio::spawn(
+            async move { raw(addr, "GET", &url, &[]).await },
+        ));
+    }
+    for task in tasks {
+        let r = task.await.expect("task");
+        assert_eq!((r.status, r.body.len()), (200, 1000));
+    }
+    let addr = s.addr;
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.stop())
+        .await
+        .expect("workers stop when asked");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let config = OriginConfig {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        ..OriginConfig::default()
+    };
+    let s = start_with(config, false).await;
+    let mut stream = TcpStream::connect(s.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Then say nothing: the server closes the connection about a second later.
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("closed within 5 s");
+    assert!(
+        matches!(closed, Ok(0) | Err(_)),
+        "EOF, not data: {closed:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(800),
+        "closed after {waited:?}"
+    );
+    // A client that starts a request and never finishes its headers is cut off too.
+    let mut slow = TcpStream::connect(s.addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: te")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("cut off within 5 s");
+    assert!(cut.is_err() || !String::from_utf8_lossy(&rest).contains("200 OK"));
     s.stop().await;
 }

@@ -43,8 +43,29 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub const ERROR_CACHE: &str = "no-store";
 /// Longest a signed manifest may be cached by a browser, token life permitting.
 pub const MANIFEST_MAX_AGE: u64 = 300;
-/// How long a catalog answer is reused before asking again.
+/// How long a catalog answer is used before it is refreshed (in the background: requests keep
+/// using the old answer until the new one arrives, so no request waits on SQL for a known video).
 pub const CATALOG_TTL: Duration = Duration::from_secs(2);
+/// A catalog answer not asked for this long is dropped.
+const CATALOG_IDLE: Duration = Duration::from_secs(600);
+
+/// One catalog answer and when it was fetched.
+struct CatalogAnswer {
+    entry: Option<Arc<VideoEntry>>,
+    fetched: std::time::Instant,
+    /// Set while a background refresh is running, so one request starts it.
+    refreshing: std::sync::atomic::AtomicBool,
+}
+
+impl CatalogAnswer {
+    fn new(entry: Option<VideoEntry>) -> Arc<Self> {
+        Arc::new(Self {
+            entry: entry.map(Arc::new),
+            fetched: std::time::Instant::now(),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
 
 /// Settings of the HTTP side.
 #[derive(Debug, Clone)]
@@ -80,7 +101,7 @@ pub struct Origin {
     catalog: Arc<dyn Catalog>,
     cache: MemoryCache,
     /// Recent catalog answers (the hot path never waits on SQL for every segment).
-    videos: moka::future::Cache<String, Option<Arc<VideoEntry>>>,
+    videos: moka::future::Cache<String, Arc<CatalogAnswer>>,
     /// Counters and latencies.
     metrics: Metrics,
     /// Source of request ids.
@@ -191,7 +212,7 @@ impl Origin {
             cache,
             videos: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(CATALOG_TTL)
+                .time_to_idle(CATALOG_IDLE)
                 .build(),
             metrics,
             next_request: std::sync::atomic::AtomicU64::new(1),
@@ -228,16 +249,34 @@ impl Origin {
         id: &str,
         request_id: &str,
     ) -> Result<Option<Arc<VideoEntry>>, Response<Body>> {
+        use std::sync::atomic::Ordering;
         if let Some(known) = self.videos.get(id).await {
-            return Ok(known);
+            if known.fetched.elapsed() >= CATALOG_TTL
+                && !known.refreshing.swap(true, Ordering::AcqRel)
+            {
+                let (catalog, videos, key) =
+                    (self.catalog.clone(), self.videos.clone(), id.to_string());
+                let stale = known.clone();
+                tokio::spawn(async move {
+                    match catalog.lookup(&key).await {
+                        Ok(found) => videos.insert(key, CatalogAnswer::new(found)).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "catalog refresh failed; keeping the last answer");
+                            stale.refreshing.store(false, Ordering::Release);
+                        }
+                    }
+                });
+            }
+            return Ok(known.entry.clone());
         }
         let catalog = self.catalog.clone();
         let key = id.to_string();
         self.videos
             .try_get_with(key.clone(), async move {
-                catalog.lookup(&key).await.map(|found| found.map(Arc::new))
+                catalog.lookup(&key).await.map(CatalogAnswer::new)
             })
             .await
+            .map(|answer| answer.entry.clone())
             .map_err(|e| {
                 tracing::error!(request_id, error = %e, "catalog lookup failed");
                 json_error(

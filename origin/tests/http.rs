@@ -680,3 +680,83 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     assert!(cut.is_err() || !String::from_utf8_lossy(&rest).contains("200 OK"));
     s.stop().await;
 }
+
+/// Videos by id, changed by the test while the server runs.
+struct ChangingCatalog(std::sync::Mutex<HashMap<String, VideoEntry>>);
+
+impl Catalog for ChangingCatalog {
+    fn lookup<'a>(&'a self, video_id: &'a str) -> Lookup<'a> {
+        let found = self.0.lock().expect("lock").get(video_id).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+#[tokio::test]
+async fn catalog_changes_reach_the_origin_within_a_few_seconds() {
+    let store = Arc::new(InMemory::new());
+    store
+        .put(
+            &Path::from("media/late/r1/master.m3u8"),
+            PutPayload::from(b"#EXTM3U\n".to_vec()),
+        )
+        .await
+        .expect("put");
+    let catalog = Arc::new(ChangingCatalog(Default::default()));
+    let signer = Signer::new(vec![key("k1", 1)]).expect("signer");
+    let origin = Arc::new(
+        Origin::new(
+            OriginConfig::default(),
+            signer.clone(),
+            catalog.clone(),
+            store,
+        )
+        .expect("origin"),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(lectern_origin::serve(listener, origin, async {
+        let _ = stopped.await;
+    }));
+    let url = format!(
+        "/play/{}/late/master.m3u8",
+        signer.sign("late", now() + 3600, None)
+    );
+    assert_eq!(
+        raw(addr, "GET", &url, &[]).await.status,
+        404,
+        "not yet published"
+    );
+    // Published (as `lectern import` does from another process), then deleted: each change is
+    // seen within the catalog refresh time plus one request.
+    for (publish, want) in [(true, 200), (false, 404)] {
+        {
+            let mut videos = catalog.0.lock().expect("lock");
+            if publish {
+                videos.insert(
+                    "late".into(),
+                    VideoEntry {
+                        prefix: "media/late/r1".into(),
+                        public: false,
+                    },
+                );
+            } else {
+                videos.clear();
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+        loop {
+            let status = raw(addr, "GET", &url, &[]).await.status;
+            if status == want {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {status}, want {want}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let _ = stop.send(());
+    let _ = task.await;
+}

@@ -5,6 +5,7 @@
 //! {data_dir}/lectern.db        SQLite (WAL)
 //! {data_dir}/store/            local object store: media/{video_id}/{rev}/...
 //! {data_dir}/keys/signing.key  playback-token keys (ID:HEX lines, first signs), made at first use, 0600
+//! {data_dir}/keys/jwt.key      the API's access-token secret (one ID:HEX line), made at first use, 0600
 //! ```
 
 use std::io::Write;
@@ -28,6 +29,8 @@ pub struct DataDir {
     pub store: Arc<dyn ObjectStore>,
     /// Signs and verifies playback tokens.
     pub signer: Signer,
+    /// Secret of the API's access tokens (`keys/jwt.key`, made at first use).
+    pub jwt_secret: Vec<u8>,
 }
 
 /// A fresh random id: 16 lowercase hex characters.
@@ -63,7 +66,12 @@ fn parse_keys(text: &str, path: &Path) -> anyhow::Result<Vec<SigningKey>> {
 /// all verifying (rotate by putting a new key first and removing the old one a token life later).
 /// Made with one random key on first use.
 fn load_or_create_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
-    let path = dir.join("signing.key");
+    load_or_create_keys_at(dir, &dir.join("signing.key"))
+}
+
+/// [`load_or_create_keys`] for the key file at `path` in `dir`.
+fn load_or_create_keys_at(dir: &Path, path: &Path) -> anyhow::Result<Vec<SigningKey>> {
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_keys(&text, &path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -86,12 +94,25 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
                     }])
                 }
                 // Another process made it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_keys(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    load_or_create_keys_at(dir, &path)
+                }
                 Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
             }
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// A 32-byte secret kept as hex in `dir/name` (0600), made on first use.
+fn load_or_create_secret(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join(name);
+    let keys = load_or_create_keys_at(dir, &path)?;
+    Ok(keys
+        .into_iter()
+        .next()
+        .map(|k| k.secret)
+        .unwrap_or_default())
 }
 
 impl DataDir {
@@ -105,6 +126,12 @@ impl DataDir {
         let store: Arc<dyn ObjectStore> =
             Arc::new(LocalFileSystem::new_with_prefix(&store_dir)?.with_automatic_cleanup(true));
         let signer = Signer::new(load_or_create_keys(&root.join("keys"))?)?;
-        Ok(Self { db, store, signer })
+        let jwt_secret = load_or_create_secret(&root.join("keys"), "jwt.key")?;
+        Ok(Self {
+            db,
+            store,
+            signer,
+            jwt_secret,
+        })
     }
 }

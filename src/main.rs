@@ -4,16 +4,20 @@
 //! - `pipeline`: upload → transcoder → packager, shared by every command that makes a ladder.
 //! - `data`: the data directory (database, object store, signing key) `serve` and `import` share.
 //! - `catalog`: the origin's catalog answered from the database.
+//! - `app`: the learning API plugged in behind the origin's media routes.
 //! - `package_cmd`: `lectern package INPUT --out DEST`, offline packaging with a progress bar.
 //! - `import_cmd`: `lectern import FILE`, a file into the data directory as a ready video.
-//! - `serve_cmd`: `lectern serve`, the HTTP origin.
+//! - `serve_cmd`: `lectern serve`, the HTTP origin and the API.
+//! - `user_cmd`: `lectern user create`, accounts from the command line (the first admin).
 
+mod app;
 mod catalog;
 mod data;
 mod import_cmd;
 mod package_cmd;
 mod pipeline;
 mod serve_cmd;
+mod user_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +51,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Transcode a file into the data directory as a ready video; prints its playback URLs.
     Import(import_cmd::ImportArgs),
+    /// Manage accounts (`lectern user create NAME --email E --role admin`).
+    User(user_cmd::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
             Command::Package(args) => package_cmd::run(args, &config).await,
             Command::Serve(args) => serve_cmd::run(args, &config).await,
             Command::Import(args) => import_cmd::run(args, &config).await,
+            Command::User(args) => user_cmd::run(args, &config).await,
         }
     });
     match result {

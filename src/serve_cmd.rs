@@ -83,7 +83,14 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
             Arc::new(SqlCatalog(dir.db.clone())),
             dir.store.clone(),
         )
-        .context("bad server.redis_url")?,
+        .context("bad server.redis_url")?
+        .with_app(Arc::new(crate::app::ApiApp(lectern_api::router(
+            lectern_api::AppState::new(
+                dir.db.clone(),
+                &dir.jwt_secret,
+                lectern_api::ApiConfig::default(),
+            ),
+        )))),
     );
     // The line tests and scripts wait for: the real address (port 0 resolved).
     println!(

@@ -59,7 +59,8 @@ pub struct Database {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-fn now_unix() -> i64 {
+/// Unix seconds now.
+pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -113,6 +114,11 @@ impl Database {
             prefix: r.get("prefix"),
             public: r.get("public"),
         }))
+    }
+
+    /// The connection pool (for the API's modules, which keep their own SQL).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Whether the database answers.

@@ -1,11 +1,62 @@
-//! The learning API: users, uploads, videos, marks, notes (the API issue builds it out).
+//! The learning API: accounts, videos, marks, notes, comments, exports, uploads.
 //!
-//! Only this crate knows SQL. Built so far: the database and the minimal `videos` table the
-//! origin and `lectern import` need.
+//! Only this crate knows SQL. Each module holds its handlers and the SQL they run; the router
+//! in [`router`] puts them under `/api/v1`. Errors answer as
+//! `{"error": {"code", "message"}}` ([`error`]); bodies are JSON with unknown fields refused
+//! ([`extract`]); callers are identified by JWT access tokens ([`auth`]).
 //!
 //! # Layout
-//! - [`db`]: opening the SQLite database (WAL, migrations) and the video queries.
+//! - [`db`]: opening the SQLite database (WAL, migrations) and the video rows of the origin.
+//! - [`state`]: what handlers share.
+//! - [`error`], [`extract`]: the error shape, JSON bodies and the caller.
+//! - [`auth`]: password hashing, access and refresh tokens, the login limiter.
+//! - [`users`]: register, login, refresh, logout, profiles, roles.
 
+pub mod auth;
 pub mod db;
+pub mod error;
+pub mod extract;
+pub mod state;
+pub mod users;
 
+use axum::Router;
+use axum::routing::{get, post};
+
+pub(crate) use db::now_unix;
 pub use db::{Database, DbError, NewVideo, VideoRow};
+pub use error::{ApiError, ApiResult};
+pub use state::{ApiConfig, AppState};
+
+/// Largest JSON body accepted (a 20,000-character note fits with room to spare).
+pub const JSON_BODY_LIMIT: usize = 256 * 1024;
+
+/// A fresh random id: 16 lowercase hex characters.
+pub fn new_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint")
+}
+
+/// Every route of the API, under `/api/v1`.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/auth/register", post(users::register))
+        .route("/auth/login", post(users::login))
+        .route("/auth/refresh", post(users::refresh))
+        .route("/auth/logout", post(users::logout))
+        .route("/users/me", get(users::me).patch(users::patch_me))
+        .route(
+            "/users/{username}",
+            get(users::get_user).patch(users::admin_patch_user),
+        )
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    Router::new()
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .with_state(state)
+}

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`server`]: routes, HTTP semantics for media objects, the accept loop ([`server::serve`]).
+//! - [`body`]: the response body: media from memory, or the application's.
 //! - [`cache`]: the memory tier over Redis and the object store, with coalesced misses.
 //! - [`object`]: one cached object with its response headers made once.
 //! - [`redis_tier`]: the shared Redis tier: timeouts, circuit breaker, reconnects.
@@ -14,6 +15,7 @@
 //! - [`range`]: the `Range` header, to the letter of RFC 9110 §14.
 //! - [`conditional`]: `If-None-Match`, `If-Modified-Since`, `If-Range`.
 
+pub mod body;
 pub mod cache;
 pub mod catalog;
 pub mod conditional;
@@ -25,5 +27,5 @@ pub mod server;
 pub mod token;
 
 pub use catalog::{Catalog, CatalogError, VideoEntry};
-pub use server::{Origin, OriginConfig, serve};
+pub use server::{App, Origin, OriginConfig, serve};
 pub use token::{Signer, SigningKey, TokenError};

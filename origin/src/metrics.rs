@@ -9,7 +9,7 @@ use prometheus_client::registry::Registry;
 /// Labels of request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    /// `play`, `media`, `health`, `metrics`, `preflight`, `other`.
+    /// `play`, `media`, `health`, `metrics`, `preflight`, `app` (the API and anything else).
     pub route: &'static str,
     /// HTTP status code.
     pub status: u16,
@@ -75,7 +75,7 @@ struct RouteHandles {
 }
 
 /// Route labels, as [`RouteLabels::route`] takes them.
-pub const ROUTES: [&str; 6] = ["play", "media", "health", "metrics", "preflight", "other"];
+pub const ROUTES: [&str; 6] = ["play", "media", "health", "metrics", "preflight", "app"];
 /// Statuses resolved ahead of time (others go through the family's map).
 const COMMON_STATUSES: [u16; 6] = [200, 204, 206, 304, 403, 404];
 

@@ -110,6 +110,8 @@ pub struct Origin {
     request_id_prefix: String,
     /// `Access-Control-Allow-Origin`, parsed once.
     cors_origin: HeaderValue,
+    /// The application behind the media routes, if any.
+    app: Option<Arc<dyn App>>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -120,8 +122,20 @@ impl std::fmt::Debug for Origin {
     }
 }
 
-/// A response body: always complete in memory (objects come from the memory tier).
+/// A media response body: always complete in memory (objects come from the memory tier).
 pub type Body = Full<Bytes>;
+pub use crate::body::{AppBody, ResponseBody};
+
+/// The application served next to the media routes: every path that is not `/play`, `/media`,
+/// `/healthz`, `/readyz` or `/metrics` goes to it (the binary plugs in the API and web app).
+pub trait App: Send + Sync {
+    /// Answers one request from the client at `peer`.
+    fn call(
+        &self,
+        request: Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Response<AppBody>> + Send>>;
+}
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
@@ -218,7 +232,15 @@ impl Origin {
             next_request: std::sync::atomic::AtomicU64::new(1),
             request_id_prefix: format!("{:x}", std::process::id()),
             cors_origin,
+            app: None,
         })
+    }
+
+    /// Serves `app` on every path that is not a media, health or metrics route.
+    #[must_use]
+    pub fn with_app(mut self, app: Arc<dyn App>) -> Self {
+        self.app = Some(app);
+        self
     }
 
     /// The metrics (for tests).
@@ -287,8 +309,12 @@ impl Origin {
             })
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+    /// Answers one request from `peer`.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> Response<ResponseBody> {
         use tracing::Instrument;
         let started = std::time::Instant::now();
         let request_id = request
@@ -303,15 +329,31 @@ impl Origin {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 format!("{}-{n:x}", self.request_id_prefix)
             });
-        let route = route_name(request.uri().path(), request.method());
+        let mut route = route_name(request.uri().path(), request.method());
+        let app = match &self.app {
+            Some(app)
+                if route == "app"
+                    || (route == "preflight" && is_app_path(request.uri().path())) =>
+            {
+                route = "app";
+                Some(app.clone())
+            }
+            _ => None,
+        };
         let span = tracing::debug_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+        let answer = async {
+            match app {
+                Some(app) => app.call(request, peer).await.map(ResponseBody::App),
+                None => self
+                    .route(&request, &request_id)
+                    .await
+                    .map(ResponseBody::Media),
+            }
+        };
         let mut response = if span.is_disabled() {
-            self.route(&request, &request_id).await
+            answer.await
         } else {
-            let response = self
-                .route(&request, &request_id)
-                .instrument(span.clone())
-                .await;
+            let response = answer.instrument(span.clone()).await;
             span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "responded"));
             response
         };
@@ -328,14 +370,16 @@ impl Origin {
         if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
             headers.insert(X_REQUEST_ID, id);
         }
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.cors_origin.clone(),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Content-Length, Content-Range, ETag, X-Cache"),
-        );
+        if route != "app" {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.cors_origin.clone(),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Content-Length, Content-Range, ETag, X-Cache"),
+            );
+        }
         response
     }
 
@@ -610,8 +654,16 @@ fn route_name(path: &str, method: &Method) -> &'static str {
         Some("media") => "media",
         Some("healthz" | "readyz") => "health",
         Some("metrics") => "metrics",
-        _ => "other",
+        _ => "app",
     }
+}
+
+/// Whether a path belongs to the application rather than the media routes.
+fn is_app_path(path: &str) -> bool {
+    !matches!(
+        path.trim_start_matches('/').split('/').next(),
+        Some("play" | "media" | "healthz" | "readyz" | "metrics")
+    )
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
@@ -751,7 +803,7 @@ async fn accept_loop(
         let origin = origin.clone();
         let service = hyper::service::service_fn(move |request| {
             let origin = origin.clone();
-            async move { Ok::<_, std::convert::Infallible>(origin.handle(request).await) }
+            async move { Ok::<_, std::convert::Infallible>(origin.handle(request, peer).await) }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

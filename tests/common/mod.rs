@@ -2,6 +2,8 @@
 //! `lectern` binary, and readers for what it writes.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,189 @@
+//! A real `lectern serve` on 127.0.0.1 port 0 over a data directory, stopped by PID when
+//! dropped, and a small JSON client for its API.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+/// A running `lectern serve`.
+pub struct Served {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Starts `lectern serve` on `data`, with `env` set, and waits for its listening line.
+    pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = super::lectern()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("listening line");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Self { child, base }
+    }
+
+    /// Stops it with SIGTERM and waits (a graceful stop).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait")
+    }
+
+    /// A client of this server.
+    pub fn api(&self) -> Api {
+        Api {
+            base: self.base.clone(),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        }
+    }
+}
+
+/// One answer: status, headers we look at, and the body as JSON (`Null` if it is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A JSON client.
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    /// Sends `method path` with an optional bearer token and JSON body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.raw(
+            method,
+            &url,
+            token,
+            bytes.as_deref(),
+            Some("application/json"),
+        )
+    }
+
+    /// Sends raw bytes with a content type.
+    pub fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+    ) -> Reply {
+        let mut request = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let (Some(ct), Some(_)) = (content_type, body) {
+            request = request.header("Content-Type", ct);
+        }
+        let request = request
+            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+            .expect("request");
+        let mut response = self.agent.run(request).expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
+    /// Registers `name` (email `name@example.org`, password `name-password`) and signs in:
+    /// (access token, refresh token, user id).
+    pub fn sign_up(&self, name: &str) -> (String, String, String) {
+        let r = self.call(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(&serde_json::json!({
+                "username": name, "email": format!("{name}@example.org"),
+                "password": format!("{name}-password"),
+            })),
+        );
+        assert_eq!(r.status, 201, "register {name}: {}", r.text);
+        self.sign_in(name, &format!("{name}-password"))
+    }
+
+    /// Signs in: (access token, refresh token, user id).
+    pub fn sign_in(&self, login: &str, password: &str) -> (String, String, String) {
+        let r = self.call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(&serde_json::json!({ "login": login, "password": password })),
+        );
+        assert_eq!(r.status, 200, "login {login}: {}", r.text);
+        (
+            r.body["access_token"].as_str().expect("access").to_string(),
+            r.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_string(),
+            r.body["user"]["id"].as_str().expect("id").to_string(),
+        )
+    }
+}

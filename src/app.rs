@@ -31,3 +31,63 @@ impl lectern_origin::App for ApiApp {
         })
     }
 }
+
+/// The media side as the API sees it: playback URLs signed like `lectern import` signs them,
+/// and removal of stored media and cached copies.
+pub struct MediaHooks {
+    /// Signs playback tokens.
+    pub signer: lectern_origin::Signer,
+    /// Where playback URLs point and how long tokens live.
+    pub config: lectern_config::Config,
+    /// The object store.
+    pub store: std::sync::Arc<dyn object_store::ObjectStore>,
+    /// The origin, once built (it is built with the API inside it, so it comes second).
+    pub origin: std::sync::OnceLock<std::sync::Weak<lectern_origin::Origin>>,
+}
+
+impl lectern_api::Media for MediaHooks {
+    fn playback(&self, video_id: &str, user: Option<&str>) -> lectern_api::Playback {
+        let (hls, dash, expires_at) =
+            crate::import_cmd::sign_urls(&self.signer, &self.config, video_id, user);
+        lectern_api::Playback {
+            hls,
+            dash,
+            expires_at,
+        }
+    }
+
+    fn changed<'a>(&'a self, video_id: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(origin) = self.origin.get().and_then(std::sync::Weak::upgrade) {
+                origin.forget(video_id, None).await;
+            }
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        video_id: &'a str,
+        prefix: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(origin) = self.origin.get().and_then(std::sync::Weak::upgrade) {
+                origin.forget(video_id, prefix).await;
+            }
+            let Some(prefix) = prefix else {
+                return Ok(());
+            };
+            use futures_util::StreamExt;
+            use object_store::ObjectStoreExt;
+            let prefix = object_store::path::Path::from(prefix);
+            let mut listing = self.store.list(Some(&prefix));
+            while let Some(meta) = listing.next().await {
+                let meta = meta.map_err(|e| e.to_string())?;
+                match self.store.delete(&meta.location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -30,15 +30,24 @@ pub struct ImportArgs {
     /// Data directory (default from the configuration: ./data).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Username of the owner (default: none).
+    #[arg(long)]
+    owner: Option<String>,
 }
 
-/// Signed playback URLs for `video_id`, relative or under the configured base URL.
-pub fn playback_urls(dir: &DataDir, config: &Config, video_id: &str) -> (String, String, u64) {
+/// Signed playback URLs for `video_id` (for `user`, if given), relative or under the
+/// configured base URL: (HLS, DASH, expiry).
+pub fn sign_urls(
+    signer: &lectern_origin::Signer,
+    config: &Config,
+    video_id: &str,
+    user: Option<&str>,
+) -> (String, String, u64) {
     let expires = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         + config.server.token_seconds;
-    let token = dir.signer.sign(video_id, expires, None);
+    let token = signer.sign(video_id, expires, user);
     let base = config
         .server
         .public_base_url
@@ -57,6 +66,15 @@ pub async fn run(args: ImportArgs, config: &Config) -> anyhow::Result<()> {
     let data = args.data.unwrap_or_else(|| config.data_dir.clone());
     let info = pipeline::probe(&args.input, &config.media).await?;
     let dir = DataDir::open(&data).await?;
+    let owner = match &args.owner {
+        Some(name) => Some(
+            dir.db
+                .user_id(name)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user called {name}"))?,
+        ),
+        None => None,
+    };
     let id = new_id()?;
     let rev = new_id()?;
     let prefix = format!("media/{id}/{rev}");
@@ -86,9 +104,11 @@ pub async fn run(args: ImportArgs, config: &Config) -> anyhow::Result<()> {
             prefix: &prefix,
             public: args.public,
             duration_ms: duration.as_millis() as u64,
+            owner: owner.as_deref(),
+            renditions: &crate::pipeline::renditions_json(&summary),
         })
         .await?;
-    let (hls, dash, expires) = playback_urls(&dir, config, &id);
+    let (hls, dash, expires) = sign_urls(&dir.signer, config, &id, None);
     let mut line = serde_json::json!({ "id": id, "hls": hls, "dash": dash, "expires_at": expires });
     if args.public {
         line["media"] = serde_json::Value::String(format!("/{prefix}/master.m3u8"));

@@ -217,3 +217,21 @@ pub async fn package(
     });
     Ok(packager.finish().await?)
 }
+
+/// The video renditions of a finished presentation as the API lists them, highest first:
+/// `[{"height", "width", "bitrate", "peak_bitrate"}]`.
+pub fn renditions_json(summary: &PackageSummary) -> String {
+    let mut rungs: Vec<serde_json::Value> = summary
+        .renditions
+        .iter()
+        .filter_map(|r| match r.spec.codec {
+            lectern_packager::track::Codec::H264 { width, height, .. } => Some(serde_json::json!({
+                "height": height, "width": width,
+                "bitrate": r.average_bitrate(), "peak_bitrate": r.peak_bitrate(),
+            })),
+            _ => None,
+        })
+        .collect();
+    rungs.sort_by_key(|r| std::cmp::Reverse(r["height"].as_u64()));
+    serde_json::Value::Array(rungs).to_string()
+}

@@ -62,6 +62,12 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listeners[0].local_addr()?;
     let s = &config.server;
+    let media = Arc::new(crate::app::MediaHooks {
+        signer: dir.signer.clone(),
+        config: config.clone(),
+        store: dir.store.clone(),
+        origin: std::sync::OnceLock::new(),
+    });
     let origin = Arc::new(
         Origin::new(
             OriginConfig {
@@ -89,9 +95,11 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
                 dir.db.clone(),
                 &dir.jwt_secret,
                 lectern_api::ApiConfig::default(),
+                media.clone(),
             ),
         )))),
     );
+    let _ = media.origin.set(Arc::downgrade(&origin));
     // The line tests and scripts wait for: the real address (port 0 resolved).
     println!(
         "lectern: listening on http://{addr} ({workers} workers, data in {})",

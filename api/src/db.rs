@@ -49,6 +49,10 @@ pub struct NewVideo<'a> {
     pub public: bool,
     /// Duration in milliseconds.
     pub duration_ms: u64,
+    /// Owner's user id, if any.
+    pub owner: Option<&'a str>,
+    /// JSON array of the video renditions (`[{"height","width","bitrate","peak_bitrate"}]`).
+    pub renditions: &'a str,
 }
 
 /// The database.
@@ -87,14 +91,17 @@ impl Database {
     /// Records a video whose presentation is complete: it becomes visible in this one step.
     pub async fn insert_ready_video(&self, video: &NewVideo<'_>) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO videos (id, title, status, prefix, public, duration_ms, created_at)
-             VALUES (?, ?, 'ready', ?, ?, ?, ?)",
+            "INSERT INTO videos (id, title, status, prefix, public, duration_ms, owner, renditions,
+             progress, created_at)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, 1, ?)",
         )
         .bind(video.id)
         .bind(video.title)
         .bind(video.prefix)
         .bind(video.public)
         .bind(i64::try_from(video.duration_ms).unwrap_or(i64::MAX))
+        .bind(video.owner)
+        .bind(video.renditions)
         .bind(now_unix())
         .execute(&self.pool)
         .await?;
@@ -121,6 +128,16 @@ impl Database {
         &self.pool
     }
 
+    /// The id of the user called `username`.
+    pub async fn user_id(&self, username: &str) -> Result<Option<String>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -142,6 +159,8 @@ mod tests {
             prefix: "media/abc/r1",
             public: true,
             duration_ms: 5000,
+            owner: None,
+            renditions: "[]",
         };
         db.insert_ready_video(&video).await.expect("insert");
         assert!(

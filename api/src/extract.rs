@@ -50,6 +50,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Query parameters of type `T` (which should `deny_unknown_fields`); a bad query is 400.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| ApiError::BadRequest(format!("bad query: {}", e.body_text())))
+    }
+}
+
 /// The client's address, as the server that accepted the connection recorded it in the
 /// request's extensions (unspecified when it did not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,8 @@
 //! - [`error`], [`extract`]: the error shape, JSON bodies and the caller.
 //! - [`auth`]: password hashing, access and refresh tokens, the login limiter.
 //! - [`users`]: register, login, refresh, logout, profiles, roles.
+//! - [`videos`]: listing and search, one video with playback URLs, edits, deletion, views,
+//!   positions.
 
 pub mod auth;
 pub mod db;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod state;
 pub mod users;
+pub mod videos;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -25,7 +28,7 @@ use axum::routing::{get, post};
 pub(crate) use db::now_unix;
 pub use db::{Database, DbError, NewVideo, VideoRow};
 pub use error::{ApiError, ApiResult};
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, Media, Playback};
 
 /// Largest JSON body accepted (a 20,000-character note fits with room to spare).
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -52,6 +55,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/users/{username}",
             get(users::get_user).patch(users::admin_patch_user),
+        )
+        .route("/videos", get(videos::list))
+        .route(
+            "/videos/{id}",
+            get(videos::get).patch(videos::patch).delete(videos::delete),
+        )
+        .route(
+            "/videos/{id}/position",
+            get(videos::get_position).put(videos::put_position),
         )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT));

@@ -1,7 +1,11 @@
 //! What every handler shares: the database, the token service, the login limiter, the cache of
 //! user states, and the binary's playback hooks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use serde::Serialize;
 
 use crate::Database;
 use crate::auth::{LoginLimiter, TokenService};
@@ -22,6 +26,34 @@ impl Default for ApiConfig {
     }
 }
 
+/// Signed playback URLs for one viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Playback {
+    /// HLS master playlist.
+    pub hls: String,
+    /// DASH MPD.
+    pub dash: String,
+    /// When the token in both stops working (Unix seconds).
+    pub expires_at: u64,
+}
+
+/// What the API needs from the media side, implemented by the binary (which knows the origin,
+/// the signer and the object store).
+pub trait Media: Send + Sync {
+    /// Signed playback URLs of `video_id` for `user` (anonymous when `None`).
+    fn playback(&self, video_id: &str, user: Option<&str>) -> Playback;
+
+    /// A video's visibility or presentation changed: forget cached answers about it.
+    fn changed<'a>(&'a self, video_id: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Deletes a video's stored media under `prefix` and every cached copy.
+    fn remove<'a>(
+        &'a self,
+        video_id: &'a str,
+        prefix: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// Shared state of the API's handlers.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -35,17 +67,32 @@ pub struct AppState {
     pub users: UserCache,
     /// Settings.
     pub config: ApiConfig,
+    /// Playback URLs and media removal.
+    pub media: Arc<dyn Media>,
+    /// (video, viewer, hour) already counted, so repeat views skip the database.
+    pub seen_views: moka::sync::Cache<(String, String, i64), ()>,
+}
+
+impl std::fmt::Debug for dyn Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Media")
+    }
 }
 
 impl AppState {
     /// State over `db`, signing access tokens with `jwt_secret`.
-    pub fn new(db: Database, jwt_secret: &[u8], config: ApiConfig) -> Self {
+    pub fn new(db: Database, jwt_secret: &[u8], config: ApiConfig, media: Arc<dyn Media>) -> Self {
         Self {
             db,
             tokens: Arc::new(TokenService::new(jwt_secret)),
             limiter: Arc::new(LoginLimiter::default()),
             users: UserCache::default(),
             config,
+            media,
+            seen_views: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
         }
     }
 }

@@ -94,7 +94,10 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
             lectern_api::AppState::new(
                 dir.db.clone(),
                 &dir.jwt_secret,
-                lectern_api::ApiConfig::default(),
+                lectern_api::ApiConfig {
+                    public_base_url: config.server.public_base_url.clone().unwrap_or_default(),
+                    ..lectern_api::ApiConfig::default()
+                },
                 media.clone(),
             ),
         )))),

@@ -13,17 +13,24 @@
 //! - [`users`]: register, login, refresh, logout, profiles, roles.
 //! - [`videos`]: listing and search, one video with playback URLs, edits, deletion, views,
 //!   positions.
+//! - [`marks`], [`notes`]: a learner's own marks (with annotations) and notes.
+//! - [`comments`]: public comments under a video.
+//! - [`export`]: marks and notes as txt, Markdown, JSON, WebVTT, SRT, or all in a zip.
 
 pub mod auth;
+pub mod comments;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod extract;
+pub mod marks;
+pub mod notes;
 pub mod state;
 pub mod users;
 pub mod videos;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 
 pub(crate) use db::now_unix;
 pub use db::{Database, DbError, NewVideo, VideoRow};
@@ -65,6 +72,25 @@ pub fn router(state: AppState) -> Router {
             "/videos/{id}/position",
             get(videos::get_position).put(videos::put_position),
         )
+        .route("/videos/{id}/marks", get(marks::list).post(marks::create))
+        .route("/marks/{id}", patch(marks::patch).delete(marks::delete))
+        .route(
+            "/marks/{id}/annotations",
+            get(marks::list_annotations).post(marks::create_annotation),
+        )
+        .route(
+            "/annotations/{id}",
+            patch(marks::patch_annotation).delete(marks::delete_annotation),
+        )
+        .route("/videos/{id}/notes", get(notes::list).post(notes::create))
+        .route("/notes/{id}", patch(notes::patch).delete(notes::delete))
+        .route(
+            "/videos/{id}/comments",
+            get(comments::list).post(comments::create),
+        )
+        .route("/comments/{id}", delete(comments::delete))
+        .route("/videos/{id}/export", get(export::one))
+        .route("/export", get(export::all))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT));
     Router::new()

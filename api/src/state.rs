@@ -16,12 +16,15 @@ use crate::users::UserCache;
 pub struct ApiConfig {
     /// Largest upload accepted, in bytes.
     pub max_upload_bytes: u64,
+    /// Absolute base of links in exports (`https://videos.example.edu`); relative when empty.
+    pub public_base_url: String,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_upload_bytes: 1024 * 1024 * 1024,
+            public_base_url: String::new(),
         }
     }
 }

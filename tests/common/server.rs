@@ -72,6 +72,7 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub text: String,
+    pub bytes: Vec<u8>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -142,12 +143,19 @@ impl Api {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
             status,
             body,
             text,
+            bytes,
             headers,
         }
     }

@@ -76,18 +76,26 @@ impl lectern_api::Media for MediaHooks {
             let Some(prefix) = prefix else {
                 return Ok(());
             };
-            use futures_util::StreamExt;
-            use object_store::ObjectStoreExt;
-            let prefix = object_store::path::Path::from(prefix);
-            let mut listing = self.store.list(Some(&prefix));
-            while let Some(meta) = listing.next().await {
-                let meta = meta.map_err(|e| e.to_string())?;
-                match self.store.delete(&meta.location).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-            Ok(())
+            delete_prefix(self.store.as_ref(), prefix).await
         })
     }
+}
+
+/// Deletes every object under `prefix` (a missing one is fine).
+pub async fn delete_prefix(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+) -> Result<(), String> {
+    use futures_util::StreamExt;
+    use object_store::ObjectStoreExt;
+    let prefix = object_store::path::Path::from(prefix);
+    let mut listing = store.list(Some(&prefix));
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(|e| e.to_string())?;
+        match store.delete(&meta.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `data`: the data directory (database, object store, signing key) `serve` and `import` share.
 //! - `catalog`: the origin's catalog answered from the database.
 //! - `app`: the learning API plugged in behind the origin's media routes.
+//! - `jobs`: the API's transcoder (uploads through the pipeline).
 //! - `package_cmd`: `lectern package INPUT --out DEST`, offline packaging with a progress bar.
 //! - `import_cmd`: `lectern import FILE`, a file into the data directory as a ready video.
 //! - `serve_cmd`: `lectern serve`, the HTTP origin and the API.
@@ -14,6 +15,7 @@ mod app;
 mod catalog;
 mod data;
 mod import_cmd;
+mod jobs;
 mod package_cmd;
 mod pipeline;
 mod serve_cmd;

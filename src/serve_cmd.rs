@@ -68,6 +68,16 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         store: dir.store.clone(),
         origin: std::sync::OnceLock::new(),
     });
+    let api_state = lectern_api::AppState::new(
+        dir.db.clone(),
+        &dir.jwt_secret,
+        lectern_api::ApiConfig {
+            public_base_url: config.server.public_base_url.clone().unwrap_or_default(),
+            uploads_dir: data.join("uploads"),
+            max_upload_bytes: config.server.max_upload_mib * 1024 * 1024,
+        },
+        media.clone(),
+    );
     let origin = Arc::new(
         Origin::new(
             OriginConfig {
@@ -91,15 +101,7 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         )
         .context("bad server.redis_url")?
         .with_app(Arc::new(crate::app::ApiApp(lectern_api::router(
-            lectern_api::AppState::new(
-                dir.db.clone(),
-                &dir.jwt_secret,
-                lectern_api::ApiConfig {
-                    public_base_url: config.server.public_base_url.clone().unwrap_or_default(),
-                    ..lectern_api::ApiConfig::default()
-                },
-                media.clone(),
-            ),
+            api_state.clone(),
         )))),
     );
     let _ = media.origin.set(Arc::downgrade(&origin));
@@ -108,9 +110,24 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         "lectern: listening on http://{addr} ({workers} workers, data in {})",
         data.display()
     );
+    // Transcode jobs run beside the server and stop with it (an interrupted job is taken
+    // back at the next start).
+    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(lectern_api::jobs::run_worker(
+        api_state,
+        Arc::new(crate::jobs::PipelineTranscoder {
+            store: dir.store.clone(),
+            config: config.clone(),
+        }),
+        async {
+            let _ = jobs_stopped.await;
+        },
+    ));
     lectern_origin::server::serve_workers(listeners, origin, shutdown_signal())
         .await
         .context("cannot start the HTTP workers")?;
+    let _ = stop_jobs.send(());
+    let _ = worker.await;
     eprintln!("lectern: stopped");
     Ok(())
 }

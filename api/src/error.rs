@@ -39,6 +39,9 @@ pub enum ApiError {
         /// Seconds until the next attempt may succeed.
         retry_after: u64,
     },
+    /// Any other status (tus's 412, 415, 423, 460, …), with its code and message.
+    #[error("{2}")]
+    Status(StatusCode, &'static str, String),
     /// 500: our fault; the details go to the log, not the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +67,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::Status(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

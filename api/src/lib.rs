@@ -16,6 +16,8 @@
 //! - [`marks`], [`notes`]: a learner's own marks (with annotations) and notes.
 //! - [`comments`]: public comments under a video.
 //! - [`export`]: marks and notes as txt, Markdown, JSON, WebVTT, SRT, or all in a zip.
+//! - [`uploads`]: tus 1.0.0 resumable uploads and one-request multipart uploads.
+//! - [`jobs`]: the transcode queue (leases, retries), its worker, progress events.
 
 pub mod auth;
 pub mod comments;
@@ -23,9 +25,11 @@ pub mod db;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod jobs;
 pub mod marks;
 pub mod notes;
 pub mod state;
+pub mod uploads;
 pub mod users;
 pub mod videos;
 
@@ -63,7 +67,29 @@ pub fn router(state: AppState) -> Router {
             "/users/{username}",
             get(users::get_user).patch(users::admin_patch_user),
         )
-        .route("/videos", get(videos::list))
+        .route(
+            "/videos",
+            get(videos::list)
+                .post(uploads::multipart)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    usize::try_from(state.config.max_upload_bytes + 1024 * 1024)
+                        .unwrap_or(usize::MAX),
+                )),
+        )
+        .route("/videos/{id}/events", get(jobs::events))
+        .route(
+            "/uploads",
+            post(uploads::create)
+                .options(uploads::options)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/uploads/{id}",
+            axum::routing::head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::delete)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/videos/{id}",
             get(videos::get).patch(videos::patch).delete(videos::delete),

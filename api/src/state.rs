@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub max_upload_bytes: u64,
     /// Absolute base of links in exports (`https://videos.example.edu`); relative when empty.
     pub public_base_url: String,
+    /// Where uploads are written while they arrive and until their job is done.
+    pub uploads_dir: std::path::PathBuf,
 }
 
 impl Default for ApiConfig {
@@ -25,6 +27,7 @@ impl Default for ApiConfig {
         Self {
             max_upload_bytes: 1024 * 1024 * 1024,
             public_base_url: String::new(),
+            uploads_dir: std::path::PathBuf::from("data/uploads"),
         }
     }
 }
@@ -72,6 +75,10 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Playback URLs and media removal.
     pub media: Arc<dyn Media>,
+    /// The job queue's wake-up and progress channels.
+    pub jobs: crate::jobs::JobHandles,
+    /// One writer per upload.
+    pub uploads_locks: crate::uploads::UploadLocks,
     /// (video, viewer, hour) already counted, so repeat views skip the database.
     pub seen_views: moka::sync::Cache<(String, String, i64), ()>,
 }
@@ -92,6 +99,8 @@ impl AppState {
             users: UserCache::default(),
             config,
             media,
+            jobs: crate::jobs::JobHandles::default(),
+            uploads_locks: crate::uploads::UploadLocks::default(),
             seen_views: moka::sync::Cache::builder()
                 .max_capacity(1_000_000)
                 .time_to_live(std::time::Duration::from_secs(3600))

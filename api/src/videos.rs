@@ -267,6 +267,11 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<VideoView>> {
     let (mut video, _) = visible(&state, caller.as_ref(), &id).await?;
+    if video.status == "processing"
+        && let Some(live) = state.jobs.live_progress(&video.id)
+    {
+        video.progress = live;
+    }
     if video.status == "ready" {
         video.playback = Some(
             state

@@ -49,6 +49,8 @@ pub const ENV_MAX_DURATION_SECONDS: &str = "LECTERN_MAX_DURATION_SECONDS";
 pub const ENV_X264_PRESET: &str = "LECTERN_X264_PRESET";
 /// Environment variable overriding [`MediaConfig::ladder`], as `HEIGHT[:KBPS],...`.
 pub const ENV_LADDER: &str = "LECTERN_LADDER";
+/// Overrides `server.max_upload_mib`.
+pub const ENV_MAX_UPLOAD_MIB: &str = "LECTERN_MAX_UPLOAD_MIB";
 
 const X264_PRESETS: &[&str] = &[
     "ultrafast",
@@ -129,6 +131,8 @@ pub struct ServerConfig {
     pub header_read_timeout_seconds: u64,
     /// HTTP worker threads, each with its own runtime and listening socket; 0 = one per core.
     pub workers: usize,
+    /// Largest upload accepted, in MiB.
+    pub max_upload_mib: u64,
     /// Redis for the shared cache tier (`redis://127.0.0.1:6379`); none by default.
     pub redis_url: Option<String>,
     /// Largest object kept in Redis, in KiB.
@@ -150,6 +154,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             header_read_timeout_seconds: 10,
             workers: 0,
+            max_upload_mib: 1024,
             redis_url: None,
             redis_max_object_kib: 8 * 1024,
             redis_ttl_seconds: 24 * 60 * 60,
@@ -311,6 +316,10 @@ impl Config {
                     Err(_) => problems.push(bad("not a whole number of seconds")),
                 },
                 ENV_X264_PRESET => self.media.x264_preset = value.clone(),
+                ENV_MAX_UPLOAD_MIB => match value.parse() {
+                    Ok(v) => self.server.max_upload_mib = v,
+                    Err(_) => problems.push(bad("not a whole number of MiB")),
+                },
                 ENV_LADDER => match parse_ladder(value, &self.media) {
                     Ok(l) => self.media.ladder = l,
                     Err(e) => problems.push(bad(&e)),
@@ -380,6 +389,9 @@ impl Config {
             p.push(format!(
                 "server.public_base_url = {base:?}: must start with http:// or https://"
             ));
+        }
+        if srv.max_upload_mib == 0 {
+            p.push("server.max_upload_mib must be above 0".to_string());
         }
         if srv.token_seconds < 60 {
             p.push("server.token_seconds must be at least 60".to_string());

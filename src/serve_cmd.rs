@@ -113,6 +113,10 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
     // Transcode jobs run beside the server and stop with it (an interrupted job is taken
     // back at the next start).
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_views, views_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flusher = tokio::spawn(lectern_api::views::run_flusher(api_state.clone(), async {
+        let _ = views_stopped.await;
+    }));
     let worker = tokio::spawn(lectern_api::jobs::run_worker(
         api_state,
         Arc::new(crate::jobs::PipelineTranscoder {
@@ -127,7 +131,9 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         .await
         .context("cannot start the HTTP workers")?;
     let _ = stop_jobs.send(());
+    let _ = stop_views.send(());
     let _ = worker.await;
+    let _ = flusher.await;
     eprintln!("lectern: stopped");
     Ok(())
 }

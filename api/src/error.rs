@@ -73,6 +73,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A copy of an error shared between coalesced callers.
+    pub fn from_shared(shared: &ApiError) -> Self {
+        match shared {
+            Self::BadRequest(m) => Self::BadRequest(m.clone()),
+            Self::Invalid { field, message } => Self::Invalid {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            Self::Unauthorized(m) => Self::Unauthorized(m),
+            Self::Forbidden(m) => Self::Forbidden(m),
+            Self::NotFound(m) => Self::NotFound(m),
+            Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::TooLarge(m) => Self::TooLarge(m.clone()),
+            Self::TooMany { retry_after } => Self::TooMany {
+                retry_after: *retry_after,
+            },
+            Self::Status(s, c, m) => Self::Status(*s, c, m.clone()),
+            Self::Internal(m) => Self::Internal(m.clone()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         Self::Internal(format!("database: {e}"))

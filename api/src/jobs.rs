@@ -298,6 +298,7 @@ async fn finish(state: &AppState, job: &Claimed, done: &Finished) -> Result<(), 
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    state.videos.changed(&job.video_id).await;
     if updated.rows_affected() == 0 {
         // Deleted while it was transcoding: its media must not stay behind.
         let _ = state.media.remove(&job.video_id, Some(&done.prefix)).await;
@@ -337,6 +338,7 @@ async fn fail(state: &AppState, job: &Claimed, why: &str) -> Result<(), sqlx::Er
             .await?;
     }
     tx.commit().await?;
+    state.videos.changed(&job.video_id).await;
     if !retry {
         let _ = tokio::fs::remove_file(&job.input).await;
         state.jobs.publish(VideoEvent {

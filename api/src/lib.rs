@@ -18,6 +18,8 @@
 //! - [`export`]: marks and notes as txt, Markdown, JSON, WebVTT, SRT, or all in a zip.
 //! - [`uploads`]: tus 1.0.0 resumable uploads and one-request multipart uploads.
 //! - [`jobs`]: the transcode queue (leases, retries), its worker, progress events.
+//! - [`views`]: view counts, once per viewer per hour, written in the background.
+//! - [`swr`]: the stale-while-revalidate cache in front of hot reads.
 
 pub mod auth;
 pub mod comments;
@@ -29,9 +31,11 @@ pub mod jobs;
 pub mod marks;
 pub mod notes;
 pub mod state;
+pub mod swr;
 pub mod uploads;
 pub mod users;
 pub mod videos;
+pub mod views;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post};

@@ -75,12 +75,14 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Playback URLs and media removal.
     pub media: Arc<dyn Media>,
+    /// Recently read videos and anonymous listing pages.
+    pub videos: crate::videos::VideoCaches,
     /// The job queue's wake-up and progress channels.
     pub jobs: crate::jobs::JobHandles,
     /// One writer per upload.
     pub uploads_locks: crate::uploads::UploadLocks,
-    /// (video, viewer, hour) already counted, so repeat views skip the database.
-    pub seen_views: moka::sync::Cache<(String, String, i64), ()>,
+    /// Views counted and not yet written.
+    pub views: Arc<crate::views::ViewCounter>,
 }
 
 impl std::fmt::Debug for dyn Media {
@@ -99,12 +101,10 @@ impl AppState {
             users: UserCache::default(),
             config,
             media,
+            videos: crate::videos::VideoCaches::default(),
             jobs: crate::jobs::JobHandles::default(),
             uploads_locks: crate::uploads::UploadLocks::default(),
-            seen_views: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(std::time::Duration::from_secs(3600))
-                .build(),
+            views: Arc::default(),
         }
     }
 }

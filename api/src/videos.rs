@@ -5,8 +5,13 @@
 //! own (in any state); admins see every video by id. Anything else is 404, so a private video's
 //! existence is not revealed.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -14,6 +19,59 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, ClientAddr, JsonBody, MaybeCaller, QueryParams};
 use crate::now_unix;
 use crate::state::{AppState, Playback};
+
+/// How long a video row is reused (views shown may lag this much; every change made through
+/// the API drops the entry at once).
+const ROW_TTL: Duration = Duration::from_secs(2);
+/// How long an anonymous listing page is reused (a video published by `lectern import` from
+/// another process shows up within this).
+const LIST_TTL: Duration = Duration::from_secs(1);
+
+/// A video row as cached: the view and its store prefix (`None`: no such video).
+type CachedRow = Option<Arc<(VideoView, Option<String>)>>;
+
+/// Recently read video rows and anonymous listing pages (as JSON), so hot reads skip SQL.
+#[derive(Clone)]
+pub struct VideoCaches {
+    rows: crate::swr::SwrCache<CachedRow>,
+    lists: crate::swr::SwrCache<Bytes>,
+}
+
+impl std::fmt::Debug for VideoCaches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VideoCaches")
+    }
+}
+
+impl Default for VideoCaches {
+    fn default() -> Self {
+        Self {
+            rows: crate::swr::SwrCache::new(100_000, ROW_TTL, Duration::from_secs(600)),
+            lists: crate::swr::SwrCache::new(10_000, LIST_TTL, Duration::from_secs(60)),
+        }
+    }
+}
+
+impl VideoCaches {
+    /// Adds `views` written to the database to a cached row (no re-read needed).
+    pub async fn add_views(&self, video_id: &str, views: i64) {
+        self.rows
+            .update(video_id, |row| {
+                row.as_ref().map(|found| {
+                    let mut video = found.0.clone();
+                    video.views += views;
+                    Arc::new((video, found.1.clone()))
+                })
+            })
+            .await;
+    }
+
+    /// A video changed (edited, deleted, processed): forget its row and every cached page.
+    pub async fn changed(&self, video_id: &str) {
+        self.rows.invalidate(video_id).await;
+        self.lists.invalidate_all();
+    }
+}
 
 /// One rendition of a video.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -157,18 +215,51 @@ pub fn fts_query(text: &str) -> Option<String> {
 }
 
 /// `GET /videos?page=&per_page=&sort=created|-created|views|title&q=&tag=&owner=`.
+/// Anonymous pages are the same for everyone: they are cached for a second.
 pub async fn list(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     QueryParams(query): QueryParams<ListQuery>,
-) -> ApiResult<axum::Json<VideoPage>> {
+    uri: axum::http::Uri,
+) -> ApiResult<Response> {
+    let json = if caller.is_none() {
+        let key = uri.query().unwrap_or("").to_string();
+        let state_for_load = state.clone();
+        state
+            .videos
+            .lists
+            .get(&key, move || async move {
+                let page = list_page(&state_for_load, None, &query).await?;
+                serde_json::to_vec(&page)
+                    .map(Bytes::from)
+                    .map_err(|e| ApiError::Internal(e.to_string()))
+            })
+            .await?
+    } else {
+        let page = list_page(&state, caller.as_ref(), &query).await?;
+        Bytes::from(serde_json::to_vec(&page).map_err(|e| ApiError::Internal(e.to_string()))?)
+    };
+    let mut response = json.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+async fn list_page(
+    state: &AppState,
+    caller: Option<&Caller>,
+    query: &ListQuery,
+) -> ApiResult<VideoPage> {
     let page = parse_number("page", query.page.as_deref(), 1, 1_000_000)?;
     let per_page = parse_number("per_page", query.per_page.as_deref(), 20, 100)?;
     let order = match query.sort.as_deref().unwrap_or("-created") {
-        "-created" => "v.created_at DESC, v.id",
-        "created" => "v.created_at ASC, v.id",
-        "views" => "v.views DESC, v.created_at DESC, v.id",
-        "title" => "v.title COLLATE NOCASE ASC, v.id",
+        // Ties broken by rowid, which the indexes carry: no sort step for the default order.
+        "-created" => "v.created_at DESC, v.rowid DESC",
+        "created" => "v.created_at ASC, v.rowid ASC",
+        "views" => "v.views DESC, v.created_at DESC, v.rowid DESC",
+        "title" => "v.title COLLATE NOCASE ASC, v.rowid",
         _ => {
             return Err(ApiError::invalid(
                 "sort",
@@ -178,19 +269,19 @@ pub async fn list(
     };
     let mut filter = String::from("(v.status = 'ready' AND v.public = 1");
     let mut binds: Vec<String> = Vec::new();
-    if let Some(caller) = &caller {
+    if let Some(caller) = caller {
         filter.push_str(" OR v.owner = ?");
         binds.push(caller.id.clone());
     }
     filter.push(')');
     if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let Some(fts) = fts_query(q) else {
-            return Ok(axum::Json(VideoPage {
+            return Ok(VideoPage {
                 items: Vec::new(),
                 total: 0,
                 page,
                 per_page,
-            }));
+            });
         };
         filter.push_str(" AND v.rowid IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH ?)");
         binds.push(fts);
@@ -204,7 +295,13 @@ pub async fn list(
         binds.push(owner.to_string());
     }
     let from = "FROM videos v LEFT JOIN users u ON u.id = v.owner";
-    let count_sql = format!("SELECT COUNT(*) {from} WHERE {filter}");
+    // The join only matters to the count when filtering by owner.
+    let count_from = if query.owner.as_deref().is_some_and(|o| !o.is_empty()) {
+        from
+    } else {
+        "FROM videos v"
+    };
+    let count_sql = format!("SELECT COUNT(*) {count_from} WHERE {filter}");
     let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
     for b in &binds {
         count = count.bind(b);
@@ -221,12 +318,12 @@ pub async fn list(
         .bind((i64::from(page) - 1) * i64::from(per_page))
         .fetch_all(state.db.pool())
         .await?;
-    Ok(axum::Json(VideoPage {
+    Ok(VideoPage {
         items: rows.iter().map(video_view).collect(),
         total,
         page,
         per_page,
-    }))
+    })
 }
 
 /// A video row the caller may see, with its store prefix; 404 otherwise.
@@ -235,19 +332,28 @@ pub async fn visible(
     caller: Option<&Caller>,
     id: &str,
 ) -> ApiResult<(VideoView, Option<String>)> {
-    let row = sqlx::query(&format!(
-        "SELECT {VIDEO_COLUMNS} FROM videos v LEFT JOIN users u ON u.id = v.owner WHERE v.id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(state.db.pool())
-    .await?
-    .ok_or(ApiError::NotFound("no such video"))?;
-    let video = video_view(&row);
+    let (db, key) = (state.db.clone(), id.to_string());
+    let found = state
+        .videos
+        .rows
+        .get(id, move || async move {
+            let row = sqlx::query(&format!(
+                "SELECT {VIDEO_COLUMNS} FROM videos v LEFT JOIN users u ON u.id = v.owner \
+                 WHERE v.id = ?"
+            ))
+            .bind(&key)
+            .fetch_optional(db.pool())
+            .await?;
+            Ok(row.map(|row| Arc::new((video_view(&row), row.get::<Option<String>, _>("prefix")))))
+        })
+        .await?
+        .ok_or(ApiError::NotFound("no such video"))?;
+    let (video, prefix) = (&found.0, &found.1);
     let mine =
         caller.is_some_and(|c| c.is_admin() || video.owner.as_ref().is_some_and(|o| o.id == c.id));
     let open = video.status == "ready" && video.visibility == "public";
     if mine || open {
-        Ok((video, row.get("prefix")))
+        Ok((video.clone(), prefix.clone()))
     } else {
         Err(ApiError::NotFound("no such video"))
     }
@@ -281,43 +387,10 @@ pub async fn get(
         let viewer = caller
             .as_ref()
             .map_or_else(|| format!("addr:{address}"), |c| format!("user:{}", c.id));
-        if count_view(&state, &video.id, viewer).await? {
-            video.views += 1;
-        }
+        state.views.count(&video.id, viewer);
     }
+    video.views += state.views.unwritten(&video.id);
     Ok(axum::Json(video))
-}
-
-/// Counts a view unless this viewer was counted for this video in this hour.
-async fn count_view(state: &AppState, video_id: &str, viewer: String) -> ApiResult<bool> {
-    let hour = now_unix() / 3600;
-    let key = (video_id.to_string(), viewer, hour);
-    if state.seen_views.contains_key(&key) {
-        return Ok(false);
-    }
-    let mut tx = state.db.pool().begin().await?;
-    let inserted =
-        sqlx::query("INSERT OR IGNORE INTO video_views (video_id, viewer, hour) VALUES (?, ?, ?)")
-            .bind(video_id)
-            .bind(&key.1)
-            .bind(hour)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-    if inserted {
-        sqlx::query("UPDATE videos SET views = views + 1 WHERE id = ?")
-            .bind(video_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM video_views WHERE hour < ?")
-            .bind(hour - 1)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    state.seen_views.insert(key, ());
-    Ok(inserted)
 }
 
 /// `PATCH /videos/{id}` body.
@@ -420,6 +493,7 @@ pub async fn patch(
         }
     }
     tx.commit().await?;
+    state.videos.changed(&id).await;
     if public.is_some() {
         // Public media URLs appear or disappear: the origin must ask again.
         state.media.changed(&id).await;
@@ -446,6 +520,7 @@ pub async fn delete(
         .bind(&id)
         .execute(state.db.pool())
         .await?;
+    state.videos.changed(&id).await;
     state
         .media
         .remove(&id, prefix.as_deref())

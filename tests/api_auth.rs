@@ -202,6 +202,13 @@ fn register_sign_in_and_profiles() {
         api.call("GET", "/api/v1/users/nobody", None, None).status,
         404
     );
+    let doc = api.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(doc.status, 200);
+    assert!(
+        doc.body["paths"]["/api/v1/auth/login"]["post"].is_object(),
+        "{}",
+        doc.text
+    );
     let unknown_route = api.call("GET", "/api/v1/nothing-here", None, None);
     assert_eq!(
         (unknown_route.status, unknown_route.code()),

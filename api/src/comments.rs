@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, JsonBody, MaybeCaller};
 use crate::marks::check_text;
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::{new_id, now_unix};
 pub const MAX_COMMENT: usize = 5000;
 
 /// A comment as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommentView {
     /// Id.
     pub id: String,
@@ -34,6 +34,7 @@ pub struct CommentView {
 }
 
 /// `GET /videos/{id}/comments`: oldest first.
+#[utoipa::path(get, path = "/api/v1/videos/{id}/comments", tag = "comments", params(("id" = String, Path)), responses((status = 200, description = "comments, oldest first", body = [CommentView]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -61,13 +62,14 @@ pub async fn list(
 }
 
 /// A new comment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     content: String,
 }
 
 /// `POST /videos/{id}/comments`: 201.
+#[utoipa::path(post, path = "/api/v1/videos/{id}/comments", tag = "comments", params(("id" = String, Path)), request_body = NewComment, responses((status = 201, description = "created", body = CommentView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,6 +103,7 @@ pub async fn create(
 }
 
 /// `DELETE /comments/{cid}`: its author, the video's owner or an admin.
+#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 403, description = "not allowed", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

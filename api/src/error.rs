@@ -131,5 +131,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The shape of every error body (for the OpenAPI document).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// `error` of an error body.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code (`invalid`, `not_found`, `unauthorized`, …).
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The bad field, on 422.
+    pub field: Option<String>,
+}
+
 /// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;

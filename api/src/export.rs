@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, QueryParams};
 use crate::marks::{MarkView, marks_of};
 use crate::notes::{NoteView, notes_of};
@@ -347,6 +347,7 @@ fn attachment(body: Vec<u8>, content_type: &'static str, file_name: &str) -> Res
 }
 
 /// `GET /videos/{id}/export?format=`: the caller's marks and notes on one video.
+#[utoipa::path(get, path = "/api/v1/videos/{id}/export", tag = "export", params(("id" = String, Path), ("format" = Option<String>, Query)), responses((status = 200, description = "a file (txt, md, json, vtt or srt)"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     caller: Caller,
@@ -369,6 +370,7 @@ pub async fn one(
 
 /// `GET /export?format=`: every video the caller marked or took notes on, one file each, in
 /// a zip.
+#[utoipa::path(get, path = "/api/v1/export", tag = "export", params(("format" = Option<String>, Query)), responses((status = 200, description = "a zip of every video's export", content_type = "application/zip"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn all(
     State(state): State<AppState>,
     caller: Caller,

@@ -22,7 +22,7 @@ use futures_util::Stream;
 use sqlx::Row;
 use tokio::sync::{Notify, broadcast};
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::MaybeCaller;
 use crate::state::AppState;
 use crate::videos::visible;
@@ -353,6 +353,7 @@ async fn fail(state: &AppState, job: &Claimed, why: &str) -> Result<(), sqlx::Er
 
 /// `GET /videos/{id}/events`: server-sent `state` events (`{status, progress, error}`) as the
 /// video is processed; the stream ends once it is ready or failed.
+#[utoipa::path(get, path = "/api/v1/videos/{id}/events", tag = "videos", params(("id" = String, Path)), responses((status = 200, description = "server-sent `state` events until ready or failed", content_type = "text/event-stream"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

@@ -20,6 +20,7 @@
 //! - [`jobs`]: the transcode queue (leases, retries), its worker, progress events.
 //! - [`views`]: view counts, once per viewer per hour, written in the background.
 //! - [`swr`]: the stale-while-revalidate cache in front of hot reads.
+//! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations.
 
 pub mod auth;
 pub mod comments;
@@ -30,6 +31,7 @@ pub mod extract;
 pub mod jobs;
 pub mod marks;
 pub mod notes;
+pub mod openapi;
 pub mod state;
 pub mod swr;
 pub mod uploads;
@@ -62,6 +64,7 @@ async fn not_found() -> ApiError {
 /// Every route of the API, under `/api/v1`.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
+        .route("/openapi.json", get(openapi::document))
         .route("/auth/register", post(users::register))
         .route("/auth/login", post(users::login))
         .route("/auth/refresh", post(users::refresh))

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, JsonBody, QueryParams};
 use crate::state::AppState;
 use crate::videos::{check_time, visible};
@@ -21,7 +21,7 @@ pub const MAX_MARK_CONTENT: usize = 2000;
 pub const MAX_ANNOTATION: usize = 5000;
 
 /// A mark as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MarkView {
     /// Id.
     pub id: String,
@@ -42,7 +42,7 @@ pub struct MarkView {
 }
 
 /// An annotation as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnnotationView {
     /// Id.
     pub id: String,
@@ -153,6 +153,7 @@ fn annotation_view(r: &sqlx::sqlite::SqliteRow) -> AnnotationView {
 }
 
 /// `GET /videos/{id}/marks`.
+#[utoipa::path(get, path = "/api/v1/videos/{id}/marks", tag = "marks", params(("id" = String, Path)), responses((status = 200, description = "the caller's marks by time", body = [MarkView]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -166,7 +167,7 @@ pub async fn list(
 }
 
 /// New mark.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMark {
     time: f64,
@@ -191,6 +192,7 @@ async fn one_mark(state: &AppState, caller: &Caller, mark_id: &str) -> ApiResult
 }
 
 /// `POST /videos/{id}/marks`: 201 with the mark; time within the video (else 422).
+#[utoipa::path(post, path = "/api/v1/videos/{id}/marks", tag = "marks", params(("id" = String, Path)), request_body = NewMark, responses((status = 201, description = "created", body = MarkView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,7 +226,7 @@ pub async fn create(
 }
 
 /// Mark changes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkPatch {
     time: Option<f64>,
@@ -233,6 +235,7 @@ pub struct MarkPatch {
 }
 
 /// `PATCH /marks/{mid}` (its author only; 404 for anyone else).
+#[utoipa::path(patch, path = "/api/v1/marks/{id}", tag = "marks", params(("id" = String, Path)), request_body = MarkPatch, responses((status = 200, description = "updated", body = MarkView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,6 +267,7 @@ pub async fn patch(
 }
 
 /// `DELETE /marks/{mid}` (its author only), with its annotations.
+#[utoipa::path(delete, path = "/api/v1/marks/{id}", tag = "marks", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -281,6 +285,7 @@ pub async fn delete(
 }
 
 /// `GET /marks/{mid}/annotations`.
+#[utoipa::path(get, path = "/api/v1/marks/{id}/annotations", tag = "marks", params(("id" = String, Path)), responses((status = 200, description = "annotations", body = [AnnotationView]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list_annotations(
     State(state): State<AppState>,
     caller: Caller,
@@ -292,13 +297,14 @@ pub async fn list_annotations(
 }
 
 /// An annotation's text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationBody {
     content: String,
 }
 
 /// `POST /marks/{mid}/annotations`: 201.
+#[utoipa::path(post, path = "/api/v1/marks/{id}/annotations", tag = "marks", params(("id" = String, Path)), request_body = AnnotationBody, responses((status = 201, description = "created", body = AnnotationView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create_annotation(
     State(state): State<AppState>,
     caller: Caller,
@@ -334,6 +340,7 @@ pub async fn create_annotation(
 }
 
 /// `PATCH /annotations/{aid}` (its author only).
+#[utoipa::path(patch, path = "/api/v1/annotations/{id}", tag = "marks", params(("id" = String, Path)), request_body = AnnotationBody, responses((status = 200, description = "updated", body = AnnotationView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch_annotation(
     State(state): State<AppState>,
     caller: Caller,
@@ -363,6 +370,7 @@ pub async fn patch_annotation(
 }
 
 /// `DELETE /annotations/{aid}` (its author only).
+#[utoipa::path(delete, path = "/api/v1/annotations/{id}", tag = "marks", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete_annotation(
     State(state): State<AppState>,
     caller: Caller,

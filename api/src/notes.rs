@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, JsonBody};
 use crate::marks::check_text;
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::{new_id, now_unix};
 pub const MAX_NOTE: usize = 20_000;
 
 /// A note as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NoteView {
     /// Id.
     pub id: String,
@@ -62,6 +62,7 @@ pub async fn notes_of(state: &AppState, user_id: &str, video_id: &str) -> ApiRes
 }
 
 /// `GET /videos/{id}/notes`.
+#[utoipa::path(get, path = "/api/v1/videos/{id}/notes", tag = "notes", params(("id" = String, Path)), responses((status = 200, description = "the caller's notes by time", body = [NoteView]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,7 +73,7 @@ pub async fn list(
 }
 
 /// A note's fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     time: Option<f64>,
@@ -92,6 +93,7 @@ async fn one_note(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Note
 }
 
 /// `POST /videos/{id}/notes`: 201.
+#[utoipa::path(post, path = "/api/v1/videos/{id}/notes", tag = "notes", params(("id" = String, Path)), request_body = NoteBody, responses((status = 201, description = "created", body = NoteView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,6 +130,7 @@ pub async fn create(
 }
 
 /// `PATCH /notes/{nid}` (its author only).
+#[utoipa::path(patch, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = String, Path)), request_body = NoteBody, responses((status = 200, description = "updated", body = NoteView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,6 +160,7 @@ pub async fn patch(
 }
 
 /// `DELETE /notes/{nid}` (its author only).
+#[utoipa::path(delete, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

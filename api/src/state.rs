@@ -33,7 +33,7 @@ impl Default for ApiConfig {
 }
 
 /// Signed playback URLs for one viewer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Playback {
     /// HLS master playlist.
     pub hls: String,

@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Caller;
 use crate::state::AppState;
 use crate::users::Role;
@@ -167,6 +167,7 @@ fn upload_path(state: &AppState, id: &str) -> PathBuf {
 }
 
 /// `OPTIONS /uploads`: what this server speaks.
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads", responses((status = 204, description = "tus capabilities (Tus-Version, Tus-Extension, Tus-Max-Size)"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn options(State(state): State<AppState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     tus_headers(&mut response);
@@ -183,6 +184,7 @@ pub async fn options(State(state): State<AppState>) -> Response {
 
 /// `POST /uploads`: creates an upload (`Upload-Length`, `Upload-Metadata`), optionally with
 /// its first bytes. 201 with `Location`.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", responses((status = 201, description = "created (tus): Location, Upload-Offset, Upload-Expires"), (status = 403, description = "creators only", body = ErrorBody), (status = 412, description = "Tus-Resumable missing", body = ErrorBody), (status = 413, description = "over the limit", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,6 +303,7 @@ async fn upload_of(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Upl
 }
 
 /// `HEAD /uploads/{id}`: the offset to resume from.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)), responses((status = 200, description = "Upload-Offset and Upload-Length"), (status = 410, description = "expired", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn head(
     State(state): State<AppState>,
     caller: Caller,
@@ -331,6 +334,7 @@ pub async fn head(
 }
 
 /// `PATCH /uploads/{id}`: appends at `Upload-Offset` (409 if it is not the stored offset).
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)), responses((status = 204, description = "appended: the new Upload-Offset"), (status = 409, description = "wrong offset", body = ErrorBody), (status = 423, description = "another writer", body = ErrorBody), (status = 460, description = "checksum mismatch", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -521,6 +525,7 @@ async fn insert_processing_video(
 }
 
 /// `DELETE /uploads/{id}` (termination): the unfinished upload and its bytes go. 204.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)), responses((status = 204, description = "terminated"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -573,6 +578,7 @@ pub async fn remove_expired(state: &AppState) {
 
 /// `POST /videos` (multipart: `file`, and optionally `title`, `description`, `tags` (comma
 /// separated), `visibility`): a small file in one request. 201 with the video.
+#[utoipa::path(post, path = "/api/v1/videos", tag = "uploads", responses((status = 201, description = "a processing video (multipart: file, title, description, tags, visibility)", body = crate::videos::VideoView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn multipart(
     State(state): State<AppState>,
     caller: Caller,

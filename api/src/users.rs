@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::auth::{self, REFRESH_TOKEN_LIFE};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, JsonBody};
 use crate::state::AppState;
 use crate::{Database, new_id, now_unix};
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Watches, marks and takes notes (the default).
@@ -111,7 +111,7 @@ impl UserCache {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     /// Id.
     pub id: String,
@@ -240,7 +240,7 @@ pub async fn create_user(
 }
 
 /// `POST /auth/register` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     username: String,
@@ -249,6 +249,7 @@ pub struct Register {
 }
 
 /// `POST /auth/register`: 201 with the new user (a viewer).
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = Register, responses((status = 201, description = "the new user", body = UserView), (status = 409, description = "taken", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<Register>,
@@ -265,7 +266,7 @@ pub async fn register(
 }
 
 /// `POST /auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// Username or email.
@@ -274,7 +275,7 @@ pub struct Login {
 }
 
 /// Tokens handed out by login and refresh.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
     /// JWT for `Authorization: Bearer`.
     pub access_token: String,
@@ -321,6 +322,7 @@ async fn new_session(
 }
 
 /// `POST /auth/login`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = Login, responses((status = 200, description = "signed in", body = Session), (status = 429, description = "too many failures", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     crate::extract::ClientAddr(peer): crate::extract::ClientAddr,
@@ -356,7 +358,7 @@ pub async fn login(
 }
 
 /// `POST /auth/refresh` and `/auth/logout` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     refresh_token: String,
@@ -364,6 +366,7 @@ pub struct RefreshBody {
 
 /// `POST /auth/refresh`: a new pair for a live refresh token, which is spent. Presenting a
 /// spent one revokes every token of its family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshBody, responses((status = 200, description = "a new pair", body = Session), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
@@ -419,6 +422,7 @@ pub async fn refresh(
 }
 
 /// `POST /auth/logout`: revokes the refresh token's family. 204, also for an unknown token.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", request_body = RefreshBody, responses((status = 204, description = "revoked"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
@@ -451,6 +455,7 @@ async fn user_by(
 }
 
 /// `GET /users/me`.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "accounts", responses((status = 200, description = "the caller", body = UserView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<UserView>> {
     Ok(axum::Json(
         user_by(&state.db, "id", &caller.id, true).await?,
@@ -458,7 +463,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum
 }
 
 /// `PATCH /users/me` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     display_name: Option<String>,
@@ -466,6 +471,7 @@ pub struct ProfilePatch {
 }
 
 /// `PATCH /users/me`: display name (≤ 64 characters) and bio (≤ 2000).
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "accounts", request_body = ProfilePatch, responses((status = 200, description = "updated", body = UserView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch_me(
     State(state): State<AppState>,
     caller: Caller,
@@ -501,6 +507,7 @@ pub async fn patch_me(
 }
 
 /// `GET /users/{username}`: the public profile (admins also see email and state).
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "accounts", params(("username" = String, Path)), responses((status = 200, description = "a profile", body = UserView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn get_user(
     State(state): State<AppState>,
     crate::extract::MaybeCaller(caller): crate::extract::MaybeCaller,
@@ -515,7 +522,7 @@ pub async fn get_user(
 }
 
 /// `PATCH /users/{username}` body (admins).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminPatch {
     role: Option<Role>,
@@ -523,6 +530,7 @@ pub struct AdminPatch {
 }
 
 /// `PATCH /users/{username}`: an admin sets a role or disables an account (its sessions end).
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "accounts", params(("username" = String, Path)), request_body = AdminPatch, responses((status = 200, description = "updated", body = UserView), (status = 403, description = "admins only", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn admin_patch_user(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, ClientAddr, JsonBody, MaybeCaller, QueryParams};
 use crate::now_unix;
 use crate::state::{AppState, Playback};
@@ -74,7 +74,7 @@ impl VideoCaches {
 }
 
 /// One rendition of a video.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RenditionInfo {
     /// Picture height.
     pub height: u32,
@@ -87,7 +87,7 @@ pub struct RenditionInfo {
 }
 
 /// The owner as shown with a video.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct OwnerView {
     /// User id.
     pub id: String,
@@ -96,7 +96,7 @@ pub struct OwnerView {
 }
 
 /// A video as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VideoView {
     /// Id.
     pub id: String,
@@ -179,7 +179,7 @@ pub struct ListQuery {
 }
 
 /// A page of videos.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VideoPage {
     /// This page's videos.
     pub items: Vec<VideoView>,
@@ -216,6 +216,7 @@ pub fn fts_query(text: &str) -> Option<String> {
 
 /// `GET /videos?page=&per_page=&sort=created|-created|views|title&q=&tag=&owner=`.
 /// Anonymous pages are the same for everyone: they are cached for a second.
+#[utoipa::path(get, path = "/api/v1/videos", tag = "videos", params(("page" = Option<String>, Query), ("per_page" = Option<String>, Query), ("sort" = Option<String>, Query), ("q" = Option<String>, Query), ("tag" = Option<String>, Query), ("owner" = Option<String>, Query)), responses((status = 200, description = "a page", body = VideoPage), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -366,6 +367,7 @@ fn may_edit(caller: &Caller, video: &VideoView) -> bool {
 
 /// `GET /videos/{id}`: the video, with signed playback URLs when it is ready. Counts a view
 /// (once per viewer per hour; the viewer is the user, or the address when anonymous).
+#[utoipa::path(get, path = "/api/v1/videos/{id}", tag = "videos", params(("id" = String, Path)), responses((status = 200, description = "the video", body = VideoView), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -394,7 +396,7 @@ pub async fn get(
 }
 
 /// `PATCH /videos/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoPatch {
     title: Option<String>,
@@ -444,6 +446,7 @@ pub fn check_description(description: &str) -> ApiResult<()> {
 }
 
 /// `PATCH /videos/{id}` (owner, admin): title, description, tags, visibility.
+#[utoipa::path(patch, path = "/api/v1/videos/{id}", tag = "videos", params(("id" = String, Path)), request_body = VideoPatch, responses((status = 200, description = "updated", body = VideoView), (status = 403, description = "not the owner", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -504,6 +507,7 @@ pub async fn patch(
 
 /// `DELETE /videos/{id}` (owner, admin): rows, stored media and cached copies go; its URLs
 /// answer 404 from then on.
+#[utoipa::path(delete, path = "/api/v1/videos/{id}", tag = "videos", params(("id" = String, Path)), responses((status = 204, description = "deleted with its media"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -530,7 +534,7 @@ pub async fn delete(
 }
 
 /// A learner's place in a video.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     /// Seconds from the start.
@@ -538,6 +542,7 @@ pub struct Position {
 }
 
 /// `GET /videos/{id}/position`: where the caller stopped (0 if never saved).
+#[utoipa::path(get, path = "/api/v1/videos/{id}/position", tag = "videos", params(("id" = String, Path)), responses((status = 200, description = "where the caller stopped", body = Position), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn get_position(
     State(state): State<AppState>,
     caller: Caller,
@@ -556,6 +561,7 @@ pub async fn get_position(
 }
 
 /// `PUT /videos/{id}/position` {seconds}: 0 ≤ seconds ≤ duration, else 422.
+#[utoipa::path(put, path = "/api/v1/videos/{id}/position", tag = "videos", params(("id" = String, Path)), request_body = Position, responses((status = 200, description = "saved", body = Position), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 404, description = "not found (or not yours)", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn put_position(
     State(state): State<AppState>,
     caller: Caller,

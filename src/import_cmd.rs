@@ -97,6 +97,13 @@ pub async fn run(args: ImportArgs, config: &Config) -> anyhow::Result<()> {
             .map_or_else(|| id.clone(), |s| s.to_string_lossy().into_owned())
     });
     let duration = Duration::from_secs_f64(summary.duration_seconds.max(0.0));
+    let poster = pipeline::write_poster(
+        dir.store.as_ref(),
+        &prefix,
+        &args.input,
+        summary.duration_seconds,
+    )
+    .await;
     dir.db
         .insert_ready_video(&NewVideo {
             id: &id,
@@ -106,6 +113,7 @@ pub async fn run(args: ImportArgs, config: &Config) -> anyhow::Result<()> {
             duration_ms: duration.as_millis() as u64,
             owner: owner.as_deref(),
             renditions: &crate::pipeline::renditions_json(&summary),
+            poster: poster.as_deref(),
         })
         .await?;
     let (hls, dash, expires) = sign_urls(&dir.signer, config, &id, None);

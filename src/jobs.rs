@@ -60,7 +60,15 @@ impl Transcoder for PipelineTranscoder {
                 pipeline::PipelineError::Transcode(e) => format!("input: {e}"),
                 other => other.to_string(),
             })?;
+            let poster = pipeline::write_poster(
+                self.store.as_ref(),
+                &prefix,
+                input,
+                summary.duration_seconds,
+            )
+            .await;
             Ok(Finished {
+                poster,
                 prefix,
                 duration_ms: (summary.duration_seconds.max(0.0) * 1000.0) as u64,
                 renditions: pipeline::renditions_json(&summary),

@@ -235,3 +235,43 @@ pub fn renditions_json(summary: &PackageSummary) -> String {
     rungs.sort_by_key(|r| std::cmp::Reverse(r["height"].as_u64()));
     serde_json::Value::Array(rungs).to_string()
 }
+
+/// Poster width in pixels.
+const POSTER_WIDTH: u32 = 640;
+
+/// Makes `poster.jpg` under `prefix` from the frame a tenth of the way into `input`; returns
+/// its file name, or `None` (logged) when no poster could be made: a video without one still
+/// plays.
+pub async fn write_poster(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    input: &Path,
+    duration_seconds: f64,
+) -> Option<String> {
+    use object_store::ObjectStoreExt;
+    let input = input.to_path_buf();
+    let at = Duration::from_secs_f64((duration_seconds / 10.0).clamp(0.0, 60.0));
+    let jpeg = match tokio::task::spawn_blocking(move || {
+        lectern_transcoder::poster(&input, at, POSTER_WIDTH)
+    })
+    .await
+    {
+        Ok(Ok(jpeg)) => jpeg,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no poster");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "poster task failed");
+            return None;
+        }
+    };
+    let path = StorePath::from(format!("{prefix}/poster.jpg"));
+    match store.put(&path, jpeg.into()).await {
+        Ok(_) => Some("poster.jpg".to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot store the poster");
+            None
+        }
+    }
+}

@@ -233,6 +233,11 @@ fn a_tus_upload_resumes_across_a_restart_then_plays() {
     assert_eq!(video["title"], "Uploaded lecture");
     assert_eq!(video["tags"], json!(["physics", "week-1"]));
     assert_eq!(video["progress"], 1.0);
+    let poster = video["poster_url"]
+        .as_str()
+        .expect("uploads get a poster too");
+    let r = api.raw("GET", &format!("{}{poster}", api.base), None, None, None);
+    assert_eq!((r.status, &r.bytes[..2]), (200, &[0xFF, 0xD8][..]));
     let events = events.join().expect("events");
     let states: Vec<Value> = events
         .lines()

@@ -183,6 +183,39 @@ fn permissions_listing_playback_edits_views_positions_and_deletion() {
     assert_eq!(heights, vec![240], "{}", mine.text);
     let hls = mine.body["playback"]["hls"].as_str().expect("playback URL");
     assert_eq!(get_status(&api, hls), 200, "the signed URL plays");
+    // Posters: signed for a private video, plain /media for a public one; both real JPEGs.
+    let private_poster = mine.body["poster_url"]
+        .as_str()
+        .expect("a poster")
+        .to_string();
+    assert!(
+        private_poster.starts_with("/play/") && private_poster.ends_with("/poster.jpg"),
+        "{private_poster}"
+    );
+    let public_poster = detail(None, &public_id).body["poster_url"]
+        .as_str()
+        .expect("poster")
+        .to_string();
+    assert!(
+        public_poster.starts_with(&format!("/media/{public_id}/")),
+        "{public_poster}"
+    );
+    for url in [&private_poster, &public_poster] {
+        let r = api.raw("GET", &format!("{}{url}", api.base), None, None, None);
+        assert_eq!(
+            (r.status, r.header("content-type")),
+            (200, Some("image/jpeg")),
+            "{url}"
+        );
+        assert_eq!(&r.bytes[..2], &[0xFF, 0xD8], "a JPEG");
+    }
+    let listed_poster =
+        api.call("GET", "/api/v1/videos", None, None).body["items"][0]["poster_url"].clone();
+    assert_eq!(
+        listed_poster.as_str(),
+        Some(public_poster.as_str()),
+        "listings carry posters too"
+    );
     assert_eq!(
         get_status(&api, &hls.replace("master.m3u8", "240p/1.m4s")),
         200

@@ -53,6 +53,8 @@ pub struct NewVideo<'a> {
     pub owner: Option<&'a str>,
     /// JSON array of the video renditions (`[{"height","width","bitrate","peak_bitrate"}]`).
     pub renditions: &'a str,
+    /// File name of the poster under `prefix`, if one was made.
+    pub poster: Option<&'a str>,
 }
 
 /// The database.
@@ -92,8 +94,8 @@ impl Database {
     pub async fn insert_ready_video(&self, video: &NewVideo<'_>) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO videos (id, title, status, prefix, public, duration_ms, owner, renditions,
-             progress, created_at)
-             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, 1, ?)",
+             poster, progress, created_at)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, 1, ?)",
         )
         .bind(video.id)
         .bind(video.title)
@@ -102,6 +104,7 @@ impl Database {
         .bind(i64::try_from(video.duration_ms).unwrap_or(i64::MAX))
         .bind(video.owner)
         .bind(video.renditions)
+        .bind(video.poster)
         .bind(now_unix())
         .execute(&self.pool)
         .await?;
@@ -161,6 +164,7 @@ mod tests {
             duration_ms: 5000,
             owner: None,
             renditions: "[]",
+            poster: None,
         };
         db.insert_ready_video(&video).await.expect("insert");
         assert!(

@@ -42,6 +42,8 @@ pub struct Finished {
     pub duration_ms: u64,
     /// JSON array of the video renditions.
     pub renditions: String,
+    /// File name of the poster under `prefix`, if one was made.
+    pub poster: Option<String>,
 }
 
 /// Progress callback: a fraction from 0 to 1.
@@ -284,11 +286,12 @@ async fn finish(state: &AppState, job: &Claimed, done: &Finished) -> Result<(), 
     let mut tx = state.db.pool().begin().await?;
     let updated = sqlx::query(
         "UPDATE videos SET status = 'ready', prefix = ?, duration_ms = ?, renditions = ?,
-         progress = 1, error = NULL WHERE id = ?",
+         poster = ?, progress = 1, error = NULL WHERE id = ?",
     )
     .bind(&done.prefix)
     .bind(i64::try_from(done.duration_ms).unwrap_or(i64::MAX))
     .bind(&done.renditions)
+    .bind(&done.poster)
     .bind(&job.video_id)
     .execute(&mut *tx)
     .await?;

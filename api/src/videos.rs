@@ -118,7 +118,8 @@ pub struct VideoView {
     pub duration: Option<f64>,
     /// Video renditions, highest first.
     pub renditions: Vec<RenditionInfo>,
-    /// Poster image, when one was made.
+    /// Poster image (JPEG), when one was made: unsigned under `/media` for public videos,
+    /// signed under `/play` otherwise.
     pub poster_url: Option<String>,
     /// Owner (none for videos imported from the command line).
     pub owner: Option<OwnerView>,
@@ -320,7 +321,14 @@ async fn list_page(
         .fetch_all(state.db.pool())
         .await?;
     Ok(VideoPage {
-        items: rows.iter().map(video_view).collect(),
+        items: rows
+            .iter()
+            .map(|row| {
+                let mut video = video_view(row);
+                resolve_poster(state, &mut video, row.get("prefix"));
+                video
+            })
+            .collect(),
         total,
         page,
         per_page,
@@ -354,10 +362,32 @@ pub async fn visible(
         caller.is_some_and(|c| c.is_admin() || video.owner.as_ref().is_some_and(|o| o.id == c.id));
     let open = video.status == "ready" && video.visibility == "public";
     if mine || open {
-        Ok((video.clone(), prefix.clone()))
+        let mut video = video.clone();
+        resolve_poster(state, &mut video, prefix.as_deref());
+        Ok((video, prefix.clone()))
     } else {
         Err(ApiError::NotFound("no such video"))
     }
+}
+
+/// Turns the stored poster file name into a URL a browser can load (or none).
+fn resolve_poster(state: &AppState, video: &mut VideoView, prefix: Option<&str>) {
+    let name = video.poster_url.take();
+    let (Some(name), Some(prefix)) = (name, prefix) else {
+        return;
+    };
+    if video.status != "ready" {
+        return;
+    }
+    video.poster_url = Some(if video.visibility == "public" {
+        format!(
+            "{}/{prefix}/{name}",
+            state.config.public_base_url.trim_end_matches('/')
+        )
+    } else {
+        let hls = state.media.playback(&video.id, None).hls;
+        format!("{}{name}", hls.trim_end_matches("master.m3u8"))
+    });
 }
 
 /// Whether the caller may change or delete the video (its owner or an admin).

@@ -9,9 +9,11 @@
 //! - [`ladder`]: which rungs, sizes and frame rate to encode ([`ladder::plan`]).
 //! - `source`: the guarded `filesrc ! decodebin` every pipeline starts with (no network).
 //! - [`encode`]: the encoding pipeline ([`Transcode`]).
+//! - [`poster`]: one frame as a JPEG poster.
 
 pub mod encode;
 pub mod ladder;
+pub mod poster;
 pub mod probe;
 mod source;
 
@@ -21,6 +23,7 @@ use gstreamer as gst;
 
 pub use encode::{EncodedSample, Output, OutputSink, TrackConfig, TrackKind, Transcode};
 pub use ladder::{LadderPlan, RungPlan, plan};
+pub use poster::poster;
 pub use probe::{MediaInfo, ProbeLimits, probe};
 
 /// Why an input could not be transcoded. Every message is one line meant for the uploader.

@@ -9,7 +9,7 @@
 //! created in one transaction.
 
 use std::collections::HashMap;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Caller;
@@ -415,14 +416,15 @@ async fn append(
         }
     };
     let path = upload_path(state, id);
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(&path)
+        .await
         .map_err(|e| ApiError::Internal(format!("open {}: {e}", path.display())))?;
     let io = |e: std::io::Error| ApiError::Internal(format!("write {}: {e}", path.display()));
     // Anything past the recorded offset was never acknowledged: cut it.
-    file.set_len(offset).map_err(io)?;
-    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    file.set_len(offset).await.map_err(io)?;
+    file.seek(SeekFrom::Start(offset)).await.map_err(io)?;
     let mut hasher = checksum.as_ref().map(|_| Sha256::new());
     let room = upload.length - offset;
     let mut written: u64 = 0;
@@ -434,31 +436,27 @@ async fn append(
             break;
         };
         if written + chunk.len() as u64 > room {
-            file.set_len(offset).map_err(io)?;
+            file.set_len(offset).await.map_err(io)?;
             return Err(ApiError::TooLarge("more bytes than Upload-Length".into()));
         }
         if let Some(hasher) = hasher.as_mut() {
             hasher.update(&chunk);
         }
-        // Small synchronous writes into the page cache; the sync below is the slow part.
-        file.write_all(&chunk).map_err(io)?;
+        file.write_all(&chunk).await.map_err(io)?;
         written += chunk.len() as u64;
     }
     if let (Some(expected), Some(hasher)) = (checksum, hasher)
         && (broken || hasher.finalize().as_slice() != expected.as_slice())
     {
-        file.set_len(offset).map_err(io)?;
+        file.set_len(offset).await.map_err(io)?;
         return Err(ApiError::Status(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             "checksum_mismatch",
             "the chunk does not match its Upload-Checksum; it was discarded".into(),
         ));
     }
-    let file_for_sync = file;
-    tokio::task::spawn_blocking(move || file_for_sync.sync_data())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(io)?;
+    file.flush().await.map_err(io)?;
+    file.sync_data().await.map_err(io)?;
     let new_offset = offset + written;
     if new_offset == upload.length {
         complete(state, caller, id, &upload.metadata, &path).await?;
@@ -599,8 +597,9 @@ pub async fn multipart(
                 tokio::fs::create_dir_all(&state.config.uploads_dir)
                     .await
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let mut out =
-                    std::fs::File::create(&path).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let mut out = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 let mut size = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
                     size += chunk.len() as u64;
@@ -611,9 +610,14 @@ pub async fn multipart(
                         )));
                     }
                     out.write_all(&chunk)
+                        .await
                         .map_err(|e| ApiError::Internal(e.to_string()))?;
                 }
+                out.flush()
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 out.sync_data()
+                    .await
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
                 file = Some((path.clone(), size));
             } else if ["title", "description", "tags", "visibility"].contains(&name.as_str()) {

@@ -4,32 +4,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::path::Path;
-use std::process::Stdio;
+use std::io::Read;
 
-use common::server::Served;
+use common::server::{Served, create_user};
 use common::{Clip, lectern, make_clip};
 use serde_json::json;
-
-fn create_user(data: &Path, name: &str, role: &str) {
-    let mut child = lectern()
-        .args([
-            "user",
-            "create",
-            name,
-            "--email",
-            &format!("{name}@example.org"),
-        ])
-        .args(["--role", role, "--password-stdin", "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("user create");
-    writeln!(child.stdin.take().expect("stdin"), "{name}-password").expect("write");
-    assert!(child.wait().expect("wait").success());
-}
 
 #[test]
 fn marks_notes_comments_permissions_and_exports() {

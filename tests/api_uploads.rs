@@ -10,28 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::{Api, Served};
-use common::{Clip, assert_plays_every_rendition, lectern, make_clip};
+use common::server::{Api, Served, create_user};
+use common::{Clip, assert_plays_every_rendition, make_clip};
 use serde_json::{Value, json};
-
-fn create_user(data: &Path, name: &str, role: &str) {
-    let mut child = lectern()
-        .args([
-            "user",
-            "create",
-            name,
-            "--email",
-            &format!("{name}@example.org"),
-        ])
-        .args(["--role", role, "--password-stdin", "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("user create");
-    writeln!(child.stdin.take().expect("stdin"), "{name}-password").expect("write");
-    assert!(child.wait().expect("wait").success());
-}
 
 fn node_tus(args: &[&str]) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");

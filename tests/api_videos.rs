@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
-use common::server::{Api, Served};
+use common::server::{Api, Served, create_user};
 use common::{Clip, lectern, make_clip};
 use serde_json::json;
 
@@ -27,25 +25,6 @@ fn import(data: &Path, input: &Path, extra: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON line")
-}
-
-fn create_user(data: &Path, name: &str, role: &str) {
-    let mut child = lectern()
-        .args([
-            "user",
-            "create",
-            name,
-            "--email",
-            &format!("{name}@example.org"),
-        ])
-        .args(["--role", role, "--password-stdin", "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("user create");
-    writeln!(child.stdin.take().expect("stdin"), "{name}-password").expect("write");
-    assert!(child.wait().expect("wait").success());
 }
 
 fn get_status(api: &Api, url: &str) -> u16 {

@@ -4,45 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::server::Served;
 use common::{Clip, assert_plays_every_rendition, lectern, make_clip};
 
-/// A running `lectern serve`, stopped (by PID) when dropped.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(data: &Path) -> Served {
-    let mut child = lectern()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Served { child, base }
+    Served::start(data, &[])
 }
 
 fn import(data: &Path, input: &Path, extra: &[&str]) -> serde_json::Value {
@@ -154,25 +123,6 @@ fn import_serve_play_and_stop() {
     assert_eq!(get(&unsigned).0, 200);
 
     // SIGTERM drains and exits 0.
-    let mut served = served;
-    let pid = served.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = served.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = served.stop();
     assert!(status.success(), "serve exited with {status}");
 }

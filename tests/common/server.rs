@@ -2,7 +2,7 @@
 //! dropped, and a small JSON client for its API.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
@@ -46,12 +46,22 @@ impl Served {
         Self { child, base }
     }
 
-    /// Stops it with SIGTERM and waits (a graceful stop).
+    /// Stops it with SIGTERM (a graceful stop); it must exit within 10 s.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        self.child.wait().expect("wait")
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// A client of this server.
@@ -194,4 +204,25 @@ impl Api {
             r.body["user"]["id"].as_str().expect("id").to_string(),
         )
     }
+}
+
+/// Makes account `name` (email `name@example.org`, password `name-password`) with `role`
+/// directly in the data directory, as `lectern user create` does for an operator.
+pub fn create_user(data: &Path, name: &str, role: &str) {
+    let mut child = super::lectern()
+        .args([
+            "user",
+            "create",
+            name,
+            "--email",
+            &format!("{name}@example.org"),
+        ])
+        .args(["--role", role, "--password-stdin", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("user create");
+    writeln!(child.stdin.take().expect("stdin"), "{name}-password").expect("write");
+    assert!(child.wait().expect("wait").success(), "user create {name}");
 }

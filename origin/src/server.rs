@@ -14,6 +14,8 @@
 //! name it as `request_id`; with debug logging on, every line of a request is inside a span
 //! with that id (the span is only made when debug is on: it costs on every request).
 //! - `OPTIONS` anything: CORS preflight, 204.
+//! - Any other path (and its preflight) goes to the [`App`] plugged in with
+//!   [`Origin::with_app`] (the binary's learning API), or is a 404.
 
 use std::borrow::Cow;
 use std::future::Future;

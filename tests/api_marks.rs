@@ -6,8 +6,8 @@ mod common;
 
 use std::io::Read;
 
-use common::server::{Served, create_user};
-use common::{Clip, lectern, make_clip};
+use common::server::{Served, create_user, import};
+use common::{Clip, make_clip};
 use serde_json::json;
 
 #[test]
@@ -33,16 +33,11 @@ fn marks_notes_comments_permissions_and_exports() {
         },
     )
     .expect("clip");
-    let out = lectern()
-        .arg("import")
-        .arg(&clip)
-        .arg("--data")
-        .arg(&data)
-        .args(["--owner", "tina", "--public", "--title", "Waves & <Optics>"])
-        .output()
-        .expect("import");
-    assert!(out.status.success());
-    let video: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let video = import(
+        &data,
+        &clip,
+        &["--owner", "tina", "--public", "--title", "Waves & <Optics>"],
+    );
     let vid = video["id"].as_str().expect("id").to_string();
     let server = Served::start(
         &data,

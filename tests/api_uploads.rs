@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::{Api, Served, create_user};
@@ -463,27 +463,8 @@ fn tus_protocol_errors_and_multipart_uploads() {
 
 fn base64_sha256(bytes: &[u8]) -> String {
     use base64::Engine;
-    let digest = {
-        let out = Command::new("sha256sum")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().expect("stdin").write_all(bytes)?;
-                c.wait_with_output()
-            })
-            .expect("sha256sum");
-        let hex = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .expect("hex")
-            .to_string();
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect::<Vec<u8>>()
-    };
-    base64::engine::general_purpose::STANDARD.encode(digest)
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
 }
 
 #[test]

@@ -4,28 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::server::{Api, Served, create_user};
-use common::{Clip, lectern, make_clip};
+use common::server::{Api, Served, create_user, import};
+use common::{Clip, make_clip};
 use serde_json::json;
-
-fn import(data: &Path, input: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = lectern()
-        .arg("import")
-        .arg(input)
-        .arg("--data")
-        .arg(data)
-        .args(extra)
-        .output()
-        .expect("import runs");
-    assert!(
-        out.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON line")
-}
 
 fn get_status(api: &Api, url: &str) -> u16 {
     api.raw("GET", &format!("{}{url}", api.base), None, None, None)

@@ -7,28 +7,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::server::Served;
-use common::{Clip, assert_plays_every_rendition, lectern, make_clip};
+use common::server::{Served, import};
+use common::{Clip, assert_plays_every_rendition, make_clip};
 
 fn serve(data: &Path) -> Served {
     Served::start(data, &[])
-}
-
-fn import(data: &Path, input: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = lectern()
-        .arg("import")
-        .arg(input)
-        .arg("--data")
-        .arg(data)
-        .args(extra)
-        .output()
-        .expect("import runs");
-    assert!(
-        out.status.success(),
-        "import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON line")
 }
 
 /// GET over HTTP/1.1 with curl-free std: (status, body).

@@ -115,43 +115,39 @@ fn cue_time(seconds: f64, separator: char) -> String {
     )
 }
 
-/// Escapes text for Markdown so it reads as the author typed it: HTML special characters
-/// become entities and every Markdown punctuation mark is backslash-escaped.
-pub fn md_escape(text: &str) -> String {
+/// Every Markdown punctuation mark: escaped in text that must read exactly as typed.
+const MD_PUNCTUATION: &str = "\\`*_{}[]()#+-.!|~";
+/// What a note keeps of Markdown: its formatting, but no links, images or escapes.
+const MD_LINKS: &str = "\\[]()!";
+
+/// HTML special characters become entities and the characters in `backslashed` get a `\`.
+fn md_escape_with(text: &str, backslashed: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' => {
+            c if backslashed.contains(c) => {
                 out.push('\\');
                 out.push(c);
             }
-            _ => out.push(c),
+            c => out.push(c),
         }
     }
     out
 }
 
+/// Escapes text for Markdown so it reads as the author typed it: HTML special characters
+/// become entities and every Markdown punctuation mark is backslash-escaped.
+pub fn md_escape(text: &str) -> String {
+    md_escape_with(text, MD_PUNCTUATION)
+}
+
 /// Escapes a note's Markdown for the Markdown export: its formatting stays, but raw HTML
 /// becomes text and brackets are escaped, so it can make no links, images or tags.
 pub fn md_note(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '[' | ']' | '(' | ')' | '!' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
+    md_escape_with(text, MD_LINKS)
 }
 
 /// Escapes cue text for WebVTT: entities for `&`, `<`, `>`, no blank lines, no `-->`.

@@ -226,3 +226,21 @@ pub fn create_user(data: &Path, name: &str, role: &str) {
     writeln!(child.stdin.take().expect("stdin"), "{name}-password").expect("write");
     assert!(child.wait().expect("wait").success(), "user create {name}");
 }
+
+/// Runs `lectern import INPUT --data DATA EXTRA...` and returns its JSON line.
+pub fn import(data: &Path, input: &Path, extra: &[&str]) -> Value {
+    let out = super::lectern()
+        .arg("import")
+        .arg(input)
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .output()
+        .expect("import runs");
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}

@@ -44,5 +44,16 @@ if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt 
   touch tests/browser/node_modules
 fi
 
+# The web app (Vue 3 + TypeScript + Vite): built into web/dist, which the binary embeds, so
+# it is built before cargo.
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  touch web/node_modules
+fi
+# Rebuilt only when a source is newer than the last build (a rebuild makes cargo relink).
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/index.html web/package-lock.json web/vite.config.ts web/tsconfig.json -newer web/dist/index.html -print -quit)" ]; then
+  (cd web && npm run build --silent)
+fi
+
 cargo build --release --locked
 echo "setup: done. Run the tests with: cargo test --release --workspace --locked"

@@ -1,4 +1,5 @@
-//! The application behind the origin's media routes: the learning API under `/api/v1`.
+//! The application behind the origin's media routes: the learning API under `/api/v1` and
+//! the web app at every other GET.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +11,13 @@ use lectern_api::extract::ClientAddr;
 use lectern_origin::server::AppBody;
 use tower_service::Service;
 
-/// The API's router as the origin's [`lectern_origin::App`].
-pub struct ApiApp(pub axum::Router);
+/// The API's router and the web app, as the origin's [`lectern_origin::App`].
+pub struct ApiApp {
+    /// The learning API (it also answers 404 for anything else).
+    pub router: axum::Router,
+    /// The web app's files.
+    pub web: crate::web::WebApp,
+}
 
 impl lectern_origin::App for ApiApp {
     fn call(
@@ -19,7 +25,15 @@ impl lectern_origin::App for ApiApp {
         request: Request<Incoming>,
         peer: std::net::SocketAddr,
     ) -> Pin<Box<dyn Future<Output = Response<AppBody>> + Send>> {
-        let mut router = self.0.clone();
+        let path = request.uri().path();
+        let method = request.method();
+        if !path.starts_with("/api/")
+            && (method == hyper::Method::GET || method == hyper::Method::HEAD)
+            && let Some(response) = self.web.respond(method, path, request.headers())
+        {
+            return Box::pin(std::future::ready(response));
+        }
+        let mut router = self.router.clone();
         let mut request = request.map(axum::body::Body::new);
         request.extensions_mut().insert(ClientAddr(peer.ip()));
         Box::pin(async move {

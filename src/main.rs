@@ -10,6 +10,7 @@
 //! - `import_cmd`: `lectern import FILE`, a file into the data directory as a ready video.
 //! - `serve_cmd`: `lectern serve`, the HTTP origin and the API.
 //! - `user_cmd`: `lectern user create`, accounts from the command line (the first admin).
+//! - `web`: the web app (the build of `web/`, embedded) at `/`.
 
 mod app;
 mod catalog;
@@ -20,6 +21,7 @@ mod package_cmd;
 mod pipeline;
 mod serve_cmd;
 mod user_cmd;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

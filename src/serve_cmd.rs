@@ -78,6 +78,10 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         },
         media.clone(),
     );
+    let web = crate::web::WebApp::new(config.server.public_base_url.as_deref());
+    if !web.is_built() {
+        tracing::warn!("the web app is not in this build (web/dist was missing): run ./setup.sh");
+    }
     let origin = Arc::new(
         Origin::new(
             OriginConfig {
@@ -100,9 +104,10 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
             dir.store.clone(),
         )
         .context("bad server.redis_url")?
-        .with_app(Arc::new(crate::app::ApiApp(lectern_api::router(
-            api_state.clone(),
-        )))),
+        .with_app(Arc::new(crate::app::ApiApp {
+            router: lectern_api::router(api_state.clone()),
+            web,
+        })),
     );
     let _ = media.origin.set(Arc::downgrade(&origin));
     // The line tests and scripts wait for: the real address (port 0 resolved).

@@ -1,7 +1,9 @@
 //! The web app: how `lectern serve` hands out its files (SPA fallback, caching, gzip, CSP),
 //! and the whole app end to end in headless Chromium (`tests/browser/web_e2e.mjs`): sign up,
-//! upload, ready, play, quality, speed, M, N, export, resume, an expired session; screenshots
-//! of the library and the watch page (desktop and 375 px) in `tests/browser/output/web/`.
+//! an upload paused on a slow line, the page reloaded and the upload resumed, processing to
+//! ready, play, every HLS rendition, DASH, speed, M (then edited, annotated, filtered), a
+//! comment, N, Markdown export, resume after reload, an expired session; screenshots of the
+//! library and the watch page (desktop and 375 px) in `tests/browser/output/web/`.
 
 mod common;
 
@@ -180,6 +182,21 @@ fn a_learner_uploads_watches_marks_takes_notes_and_exports_in_chromium() {
     let heights = step("quality switched")["heights"].clone();
     assert_eq!(heights, serde_json::json!([360, 240]), "{report:#}");
     assert_eq!(step("speed changed")["rate"], 1.5);
+    let upload = step("uploaded and ready");
+    assert!(
+        upload["storedOffset"].as_u64().unwrap_or(0) > 0,
+        "paused upload: {upload}"
+    );
+    let dash = step("dash played");
+    assert_ne!(dash["from"], dash["to"], "{dash}");
+    for name in [
+        "marks edited, annotated, filtered",
+        "commented",
+        "note added with N",
+        "expired session: signed in again and returned",
+    ] {
+        step(name);
+    }
     let resumed = step("resumed after reload");
     let (paused, again) = (
         resumed["pausedAt"].as_f64().expect("pausedAt"),
@@ -193,6 +210,10 @@ fn a_learner_uploads_watches_marks_takes_notes_and_exports_in_chromium() {
     let markdown = std::fs::read_to_string(out_dir.join(&file)).expect("the export");
     assert!(markdown.starts_with("# Week 1: Waves"), "{markdown}");
     assert!(markdown.contains("**key point**"), "{markdown}");
+    assert!(
+        markdown.contains("**question**: Why does the ball slow down?"),
+        "{markdown}"
+    );
     assert!(
         !markdown.contains("<script>"),
         "HTML escaped in the export: {markdown}"

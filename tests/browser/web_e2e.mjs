@@ -67,7 +67,7 @@ try {
   await page.getByLabel('Password').fill('a long enough password');
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.getByTestId('signed-in-as').filter({ hasText: username }).waitFor();
-  check(new URL(page.url()).pathname === '/', `after sign-up the app is at ${page.url()}`);
+  await page.waitForURL(`${base}/`); // the library, once signed in
   step('signed up', { username });
 
   const admin = await asAdmin();
@@ -85,17 +85,49 @@ try {
   await page.getByTestId('chosen').waitFor();
   await page.getByLabel('Title').fill('Week 1: Waves');
   await page.getByLabel('Tags').fill('physics, week 1');
+  // A slow line, so the upload can be paused halfway; then the page is reloaded.
+  const cdp = await context.newCDPSession(page);
+  const line = (uploadThroughput) =>
+    cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+  await line(128 * 1024);
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  const percent = () => page.getByTestId('upload-percent').textContent().then((t) => parseInt(t, 10));
+  await page.waitForFunction(() => parseInt(document.querySelector('[data-testid="upload-percent"]')?.textContent, 10) >= 20);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByRole('button', { name: 'Resume' }).waitFor();
+  const pausedPercent = await percent();
+  check(pausedPercent < 100, 'the upload finished before it could be paused');
+  const uploadUrl = await page.evaluate(
+    () => Object.entries(localStorage).filter(([k]) => k.startsWith('tus::')).map(([, v]) => JSON.parse(v).uploadUrl)[0],
+  );
+  const token0 = await page.evaluate(() => JSON.parse(localStorage.getItem('lectern.session')).access);
+  const head = await fetch(new URL(uploadUrl, base), {
+    method: 'HEAD',
+    headers: { Authorization: `Bearer ${token0}`, 'Tus-Resumable': '1.0.0' },
+  });
+  const storedOffset = Number(head.headers.get('upload-offset'));
+  check(head.ok && storedOffset > 0, `the server kept nothing of the paused upload (${head.status}, ${storedOffset})`);
+  await page.reload();
+  await page.getByTestId('unfinished').waitFor();
+  await line(-1);
+  await page.locator('#file').setInputFiles(clip);
   await page.getByRole('button', { name: 'Upload', exact: true }).click();
   const uploadStarted = Date.now();
   const outcome = page.locator('[data-testid="ready"], [data-testid="failed"], .panel .error');
   await outcome.first().waitFor({ timeout: 180_000 });
   check((await page.getByTestId('ready').count()) === 1, `not ready: ${await outcome.first().textContent()}`);
-  step('uploaded and ready', { seconds: (Date.now() - uploadStarted) / 1000 });
+  step('uploaded and ready', { pausedPercent, storedOffset, seconds: (Date.now() - uploadStarted) / 1000 });
 
   // Watch: plays, and every rendition can be chosen.
   await page.getByRole('link', { name: 'Watch it' }).click();
   await page.waitForURL(/\/watch\//);
   const videoId = new URL(page.url()).pathname.split('/').pop();
+  // The paused upload itself became the video (it was resumed, not started again).
+  const finished = await fetch(new URL(uploadUrl, base), {
+    method: 'HEAD',
+    headers: { Authorization: `Bearer ${token0}`, 'Tus-Resumable': '1.0.0' },
+  });
+  check(finished.headers.get('lectern-video-id') === videoId, 'the video did not come from the resumed upload');
   await page.waitForFunction(() => document.querySelectorAll('#quality option').length > 1, null, { timeout: 30_000 });
   const options = await page.locator('#quality option').evaluateAll((os) =>
     os.map((o) => ({ value: o.value, label: o.textContent.trim() })),
@@ -121,6 +153,21 @@ try {
   await page.selectOption('#speed', '1');
   step('speed changed', { rate });
 
+  // DASH on request: dash.js takes over at the same place and its renditions can be chosen.
+  await page.selectOption('#format', 'dash');
+  await page.getByText('playing with dash').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('#quality option').length > 1, null, { timeout: 30_000 });
+  const now = await video.evaluate((v) => v.videoHeight);
+  const other = (await page.locator('#quality option').evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent.trim() }))))
+    .find((o) => o.value !== '-1' && parseInt(o.label, 10) !== now);
+  await page.selectOption('#quality', other.value);
+  const dashHeight = parseInt(other.label, 10);
+  await page.waitForFunction((h) => document.querySelector('video').videoHeight === h, dashHeight, { timeout: 30_000 });
+  await page.selectOption('#format', 'hls');
+  await page.getByText('playing with hls').waitFor();
+  await page.waitForFunction(() => !document.querySelector('video').paused, null, { timeout: 20_000 });
+  step('dash played', { from: now, to: dashHeight });
+
   // M marks this moment: a marker appears on the progress bar.
   await page.locator('h1').first().click(); // keyboard focus on the page, not a form field
   await page.waitForFunction(() => document.querySelector('video').currentTime > 1.2, null, { timeout: 20_000 });
@@ -135,6 +182,34 @@ try {
   );
   const markLabel = await marker.first().getAttribute('aria-label');
   step('marked with M', { markLabel });
+
+  // The mark gets a category, text and an annotation; hovering shows it; filters hide it.
+  const item = page.locator('[data-mark-item]').first();
+  await item.getByRole('button', { name: 'Edit' }).click();
+  await item.getByLabel('Category').fill('question');
+  await item.getByLabel('Text').fill('Why does the ball slow down?');
+  await item.getByRole('button', { name: 'Save' }).click();
+  await page.locator('.timeline .marker[aria-label*="question: Why does the ball slow down?"]').waitFor();
+  await item.getByPlaceholder('Add an annotation').fill('See chapter 2');
+  await item.getByRole('button', { name: 'Add', exact: true }).click();
+  await item.locator('.annotations').getByText('See chapter 2').waitFor();
+  await marker.first().hover();
+  const tip = await marker.first().locator('.tip').innerText();
+  check(tip.includes('Why does the ball slow down?'), `hover shows: ${tip}`);
+  await page.getByRole('button', { name: /^Add a mark at/ }).click();
+  await page.getByRole('button', { name: /^Add at/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.timeline .marker').length === 2);
+  await page.getByRole('group', { name: 'Show categories' }).getByRole('button', { name: 'question' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.timeline .marker').length === 1);
+  await page.getByRole('group', { name: 'Show categories' }).getByRole('button', { name: 'question' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.timeline .marker').length === 2);
+  step('marks edited, annotated, filtered', { tip });
+
+  // A comment below the video.
+  await page.getByLabel('Add a comment').fill('Clear explanation, thanks!');
+  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  await page.locator('.comment').getByText('Clear explanation, thanks!').waitFor();
+  step('commented');
 
   // N opens a note at this moment, ready to type.
   await page.locator('h1').first().click();
@@ -156,14 +231,17 @@ try {
   const mine = async (what) =>
     (await fetch(`${base}/api/v1/videos/${videoId}/${what}`, { headers: { Authorization: `Bearer ${token}` } })).json();
   const [marks, notes] = [await mine('marks'), await mine('notes')];
-  check(marks.length === 1 && notes.length === 1, `stored: ${marks.length} marks, ${notes.length} notes`);
+  check(marks.length === 2 && notes.length === 1, `stored: ${marks.length} marks, ${notes.length} notes`);
   await page.getByRole('button', { name: /Export/ }).click();
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-format="md"]').click()]);
   const file = join(out, download.suggestedFilename());
   await download.saveAs(file);
   const markdown = readFileSync(file, 'utf8');
   check(markdown.includes(hms(marks[0].time)), `the export lacks the mark's time ${hms(marks[0].time)}`);
-  check(markdown.includes(marks[0].category), 'the export lacks the mark');
+  for (const m of marks) {
+    check(markdown.includes(hms(m.time)) && markdown.includes(m.category), `the export lacks the mark at ${m.time}`);
+  }
+  check(markdown.includes('Why does the ball slow down?') && markdown.includes('See chapter 2'), 'the export lacks the mark text');
   check(markdown.includes(hms(notes[0].time)), `the export lacks the note's time ${hms(notes[0].time)}`);
   check(markdown.includes('the wave equation'), 'the export lacks the note');
   step('exported Markdown', { file: download.suggestedFilename(), bytes: markdown.length });

@@ -14,63 +14,32 @@ use common::server::{Served, create_user};
 use common::{Clip, make_clip};
 use serde_json::Value;
 
-/// GET with extra request headers: (status, headers, body bytes).
-fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = ureq::http::Request::builder().method("GET").uri(url);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let mut response = agent
-        .run(request.body(Vec::new()).expect("request"))
-        .expect("the server answers");
-    let status = response.status().as_u16();
-    let head = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 26)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, head, body)
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 #[test]
 fn the_app_is_served_at_the_root_with_page_routes_falling_back_to_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let served = Served::start(&tmp.path().join("data"), &[]);
     let base = &served.base;
+    let api = served.api();
 
-    let (status, head, index) = get(&format!("{base}/"), &[]);
+    let index = api.get_with(&format!("{base}/"), &[]);
     assert_eq!(
-        status, 200,
+        index.status, 200,
         "the web app is not in this build: run ./setup.sh"
     );
-    let index = String::from_utf8(index).expect("utf-8");
-    assert!(index.contains("<div id=\"app\">"), "{index}");
-    assert!(header(&head, "content-type").starts_with("text/html"));
-    assert_eq!(header(&head, "cache-control"), "no-cache");
-    let csp = header(&head, "content-security-policy");
+    assert!(index.text.contains("<div id=\"app\">"), "{}", index.text);
+    assert!(
+        index
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    let csp = index.header("content-security-policy").unwrap_or("");
     assert!(
         csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
         "{csp}"
     );
-    let etag = header(&head, "etag").to_string();
+    let etag = index.header("etag").unwrap_or("").to_string();
     assert!(etag.starts_with('"'), "{etag}");
 
     // Page routes of the app (and the links exports carry) answer the same page.
@@ -79,51 +48,56 @@ fn the_app_is_served_at_the_root_with_page_routes_falling_back_to_it() {
         "/upload",
         "/signin?next=/mine",
     ] {
-        let (status, _, body) = get(&format!("{base}{page}"), &[]);
-        assert_eq!(status, 200, "{page}");
-        assert_eq!(String::from_utf8_lossy(&body), index, "{page}");
+        let r = api.get_with(&format!("{base}{page}"), &[]);
+        assert_eq!(r.status, 200, "{page}");
+        assert_eq!(r.text, index.text, "{page}");
     }
-    let (status, _, _) = get(&format!("{base}/"), &[("If-None-Match", &etag)]);
-    assert_eq!(status, 304);
+    let again = api.get_with(&format!("{base}/"), &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
 
     // A missing file is a 404 (not the page), JSON like every error; the API keeps its 404s.
-    let (status, head, body) = get(&format!("{base}/assets/nope-123.js"), &[]);
-    assert_eq!(status, 404);
-    assert!(header(&head, "content-type").starts_with("application/json"));
-    let body: Value = serde_json::from_slice(&body).expect("json");
-    assert_eq!(body["error"]["code"], "not_found");
-    let (status, _, _) = get(&format!("{base}/api/v1/nothing-here"), &[]);
-    assert_eq!(status, 404);
+    let missing = api.get_with(&format!("{base}/assets/nope-123.js"), &[]);
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), Some("application/json"));
+    assert_eq!(missing.code(), "not_found");
+    let endpoint = api.get_with(&format!("{base}/api/v1/nothing-here"), &[]);
+    assert_eq!(endpoint.status, 404);
 
     // The page's script: immutable, gzipped for clients that take it.
     let script = index
+        .text
         .split("src=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("a script in the page");
     assert!(script.starts_with("/assets/"), "{script}");
-    let (status, head, plain) = get(&format!("{base}{script}"), &[]);
-    assert_eq!(status, 200);
-    assert!(header(&head, "content-type").starts_with("text/javascript"));
-    assert_eq!(
-        header(&head, "cache-control"),
-        "public, max-age=31536000, immutable"
+    let plain = api.get_with(&format!("{base}{script}"), &[]);
+    assert_eq!(plain.status, 200);
+    assert!(
+        plain
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/javascript")
     );
-    let (status, head, packed) = get(
+    assert_eq!(
+        plain.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let packed = api.get_with(
         &format!("{base}{script}"),
         &[("Accept-Encoding", "gzip, br")],
     );
-    assert_eq!(status, 200);
-    assert_eq!(header(&head, "content-encoding"), "gzip");
-    assert_eq!(header(&head, "vary"), "Accept-Encoding");
+    assert_eq!(packed.status, 200);
+    assert_eq!(packed.header("content-encoding"), Some("gzip"));
+    assert_eq!(packed.header("vary"), Some("Accept-Encoding"));
     let mut unpacked = Vec::new();
     std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(packed.as_slice()),
+        &mut flate2::read::GzDecoder::new(packed.bytes.as_slice()),
         &mut unpacked,
     )
     .expect("gunzip");
-    assert_eq!(unpacked, plain);
-    assert!(packed.len() < plain.len() / 2);
+    assert_eq!(unpacked, plain.bytes);
+    assert!(packed.bytes.len() < plain.bytes.len() / 2);
     drop(served);
 }
 

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [arg1, arg2] = process.argv.slice(2);
@@ -136,14 +136,7 @@ const mediaBase = media ? `http://127.0.0.1:${media.address().port}` : null;
 const hlsUrl = media ? `${mediaBase}/master.m3u8` : arg1;
 const dashUrl = media ? `${mediaBase}/manifest.mpd` : arg2;
 const pageUrl = `http://127.0.0.1:${pages.address().port}/`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchChromium();
 const report = {};
 let ok = true;
 try {

@@ -136,7 +136,28 @@ impl Api {
         body: Option<&[u8]>,
         content_type: Option<&str>,
     ) -> Reply {
+        self.raw_with(method, url, token, body, content_type, &[])
+    }
+
+    /// `GET url` with extra request headers.
+    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.raw_with("GET", url, None, None, None, headers)
+    }
+
+    /// Sends raw bytes with a content type and extra request headers.
+    pub fn raw_with(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = ureq::http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }

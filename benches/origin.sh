@@ -85,8 +85,8 @@ run() { # server target conns → "req/s MiB/s p99ms"
 }
 
 printf "\n%-8s %6s | %12s %10s %9s | %12s %10s %9s | %8s %8s\n" target conns "lectern r/s" "MiB/s" "p99 ms" "nginx r/s" "MiB/s" "p99 ms" "r/s ×" "p99 ×"
-for target in segment master; do
-  for conns in 50 200 1000; do
+for target in ${TARGETS:-segment master}; do
+  for conns in ${CONNS:-50 200 1000}; do
     read -r lr lt lp <<<"$(run lectern "${target_lectern[$target]}" "$conns")"
     read -r nr nt np <<<"$(run nginx "${target_nginx[$target]}" "$conns")"
     printf "%-8s %6s | %12.0f %10.1f %9.2f | %12.0f %10.1f %9.2f | %8.2f %8.2f\n" \

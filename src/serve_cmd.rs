@@ -44,8 +44,26 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Raises the open-file limit to its hard maximum, as nginx's `worker_rlimit_nofile` does:
+/// every connection is a descriptor, and so is every large cached segment (kept open for
+/// sendfile). Debian's default soft limit of 1024 would cap connections near a thousand.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+        }
+    }
+}
+
 /// Runs the command.
 pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
     let data = args.data.unwrap_or_else(|| config.data_dir.clone());
     let dir = DataDir::open(&data).await?;
@@ -98,6 +116,8 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
                         ttl: Duration::from_secs(s.redis_ttl_seconds),
                         timeout: Duration::from_millis(s.redis_timeout_ms),
                     }),
+                local_store_root: s.sendfile.then(|| data.join("store")),
+                sendfile_from_connections: s.sendfile_from_connections,
             },
             dir.signer.clone(),
             Arc::new(SqlCatalog(dir.db.clone())),

@@ -1,18 +1,14 @@
 //! `lectern import` and `lectern serve` together, as an operator runs them: import a lecture,
-//! serve the data directory, play the signed URLs in Chromium with hls.js and dash.js (every
-//! rendition forced), import another while the server runs, and stop it with SIGTERM.
+//! serve the data directory, fetch a large segment (sent with sendfile) whole and in ranges,
+//! play the signed URLs in Chromium with hls.js and dash.js (every rendition forced), import
+//! another while the server runs, and stop it with SIGTERM.
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::server::{Served, import};
 use common::{Clip, assert_plays_every_rendition, make_clip};
-
-fn serve(data: &Path) -> Served {
-    Served::start(data, &[])
-}
 
 /// GET over HTTP/1.1 with curl-free std: (status, body).
 fn get(url: &str) -> (u16, Vec<u8>) {
@@ -47,12 +43,14 @@ fn import_serve_play_and_stop() {
         &Clip {
             size: (854, 480),
             seconds: 12.0,
+            pattern: "snow",
             ..Clip::default()
         },
     )
     .expect("clip");
     let first = import(&data, &clip, &["--title", "Week 1"]);
-    let served = serve(&data);
+    // Sendfile from the first connection (by default it waits for 128 open connections).
+    let served = Served::start(&data, &[("LECTERN_SENDFILE_FROM_CONNECTIONS", "0")]);
 
     let hls = format!("{}{}", served.base, first["hls"].as_str().expect("hls"));
     let dash = format!("{}{}", served.base, first["dash"].as_str().expect("dash"));
@@ -66,6 +64,57 @@ fn import_serve_play_and_stop() {
     let id = first["id"].as_str().expect("id");
     assert_eq!(get(&hls.replace(id, "0000000000000000")).0, 403);
     assert_eq!(get(&format!("{}/healthz", served.base)).0, 200);
+
+    // Large segments leave through sendfile from their files: the same bytes as on disk, whole
+    // (from the store, then from memory) and in ranges.
+    let rendition = std::fs::read_dir(data.join("store/media").join(id))
+        .expect("media dir")
+        .next()
+        .expect("a revision")
+        .expect("entry")
+        .path()
+        .join("480p");
+    let (file, size) = std::fs::read_dir(&rendition)
+        .expect("480p")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "m4s"))
+        .map(|p| (std::fs::metadata(&p).expect("meta").len(), p))
+        .max()
+        .map(|(len, p)| (p, len))
+        .expect("a segment");
+    assert!(
+        size >= 128 * 1024,
+        "segment of {size} bytes is too small to test sendfile"
+    );
+    let on_disk = std::fs::read(&file).expect("segment");
+    let name = file.file_name().and_then(|n| n.to_str()).expect("name");
+    let url = hls.replace("master.m3u8", &format!("480p/{name}"));
+    let api = served.api();
+    for _ in 0..2 {
+        let whole = api.get_with(&url, &[]);
+        assert_eq!(whole.status, 200);
+        assert!(whole.bytes == on_disk, "the segment differs from its file");
+    }
+    let part = api.get_with(&url, &[("Range", "bytes=1000-100999")]);
+    assert_eq!(part.status, 206);
+    assert!(
+        part.bytes == on_disk[1000..101_000],
+        "the range differs from the file"
+    );
+    let tail = api.get_with(&url, &[("Range", "bytes=-5000")]);
+    assert!(tail.bytes == on_disk[on_disk.len() - 5000..]);
+    let metrics = api.get_with(&format!("{}/metrics", served.base), &[]);
+    let sent: u64 = metrics
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("lectern_sendfile_bytes_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("sendfile metric");
+    assert!(
+        sent >= 2 * size,
+        "sendfile carried {sent} bytes of {}",
+        2 * size
+    );
     assert_eq!(get(&format!("{}/readyz", served.base)).0, 200);
 
     assert_plays_every_rendition(&[hls.as_ref(), dash.as_ref()], &[480, 360, 240]);

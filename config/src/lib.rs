@@ -51,6 +51,10 @@ pub const ENV_X264_PRESET: &str = "LECTERN_X264_PRESET";
 pub const ENV_LADDER: &str = "LECTERN_LADDER";
 /// Overrides `server.max_upload_mib`.
 pub const ENV_MAX_UPLOAD_MIB: &str = "LECTERN_MAX_UPLOAD_MIB";
+/// Overrides `server.sendfile` (`on`/`off`, `true`/`false`, `1`/`0`).
+pub const ENV_SENDFILE: &str = "LECTERN_SENDFILE";
+/// Overrides `server.sendfile_from_connections`.
+pub const ENV_SENDFILE_FROM_CONNECTIONS: &str = "LECTERN_SENDFILE_FROM_CONNECTIONS";
 
 const X264_PRESETS: &[&str] = &[
     "ultrafast",
@@ -133,6 +137,12 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest upload accepted, in MiB.
     pub max_upload_mib: u64,
+    /// Send large media objects from the local store's files with sendfile(2) (like nginx's
+    /// `sendfile on`) rather than copying them from memory into sockets.
+    pub sendfile: bool,
+    /// Open connections from which sendfile is used; below, copying a cached object from
+    /// memory is faster (it stays in the CPU cache). 0 = always.
+    pub sendfile_from_connections: usize,
     /// Redis for the shared cache tier (`redis://127.0.0.1:6379`); none by default.
     pub redis_url: Option<String>,
     /// Largest object kept in Redis, in KiB.
@@ -155,6 +165,8 @@ impl Default for ServerConfig {
             header_read_timeout_seconds: 10,
             workers: 0,
             max_upload_mib: 1024,
+            sendfile: true,
+            sendfile_from_connections: 128,
             redis_url: None,
             redis_max_object_kib: 8 * 1024,
             redis_ttl_seconds: 24 * 60 * 60,
@@ -319,6 +331,15 @@ impl Config {
                 ENV_MAX_UPLOAD_MIB => match value.parse() {
                     Ok(v) => self.server.max_upload_mib = v,
                     Err(_) => problems.push(bad("not a whole number of MiB")),
+                },
+                ENV_SENDFILE => match value.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => self.server.sendfile = true,
+                    "off" | "false" | "0" => self.server.sendfile = false,
+                    _ => problems.push(bad("on or off")),
+                },
+                ENV_SENDFILE_FROM_CONNECTIONS => match value.parse() {
+                    Ok(v) => self.server.sendfile_from_connections = v,
+                    Err(_) => problems.push(bad("not a whole number of connections")),
                 },
                 ENV_LADDER => match parse_ladder(value, &self.media) {
                     Ok(l) => self.media.ladder = l,

@@ -28,6 +28,8 @@ pub enum FetchError {
 /// The memory cache over a store.
 pub struct MemoryCache {
     store: Arc<dyn ObjectStore>,
+    /// The directory a local-disk store keeps its objects in (for sendfile), if it is one.
+    local_root: Option<std::path::PathBuf>,
     redis: Option<Arc<RedisTier>>,
     cache: moka::future::Cache<String, Arc<CachedObject>>,
     /// Store reads made: the `lectern_store_reads_total` metric itself.
@@ -49,6 +51,7 @@ impl MemoryCache {
     /// A cache of at most `capacity_bytes` of object bodies over `store`.
     pub fn new(
         store: Arc<dyn ObjectStore>,
+        local_root: Option<std::path::PathBuf>,
         redis: Option<Arc<RedisTier>>,
         capacity_bytes: u64,
         store_reads: prometheus_client::metrics::counter::Counter,
@@ -64,6 +67,7 @@ impl MemoryCache {
             .build();
         Self {
             store,
+            local_root,
             redis,
             cache,
             store_reads,
@@ -161,12 +165,21 @@ impl MemoryCache {
                 format!("\"{:x}-{secs:x}\"", body.len())
             }
         };
-        Ok(CachedObject::new(
-            path,
-            body,
-            etag,
-            modified,
-            CacheStatus::Miss,
-        ))
+        let mut object = CachedObject::new(path, body, etag, modified, CacheStatus::Miss);
+        if object.body.len() >= crate::sendfile::SENDFILE_MIN_BYTES
+            && let Some(root) = &self.local_root
+        {
+            object.file = same_file(&root.join(path), object.body.len(), modified).map(Arc::new);
+        }
+        Ok(object)
     }
+}
+
+/// `path` opened, if it is still the file just read: the same length and modification time
+/// (the local store replaces files by renaming new ones in, never rewriting them).
+fn same_file(path: &std::path::Path, len: usize, modified: SystemTime) -> Option<std::fs::File> {
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.len() == len as u64 && meta.modified().ok()? == modified)
+        .then_some(file)
 }

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod object;
 pub mod range;
 pub mod redis_tier;
+pub mod sendfile;
 pub mod server;
 pub mod token;
 

@@ -55,6 +55,8 @@ pub struct Metrics {
     pub latency: Family<Route, Histogram>,
     /// Requests that waited for another request's store read of the same object.
     pub coalesced_waits: Counter,
+    /// Body bytes sent with sendfile from the local store's files.
+    pub sendfile_bytes: Counter,
     /// The label sets of every request resolved once, so the hot path only increments.
     routes: Vec<RouteHandles>,
     /// Memory-tier hits, resolved once.
@@ -129,6 +131,12 @@ impl Default for Metrics {
             "Requests that waited for another request's read of the same object",
             coalesced_waits.clone(),
         );
+        let sendfile_bytes = Counter::default();
+        registry.register(
+            "sendfile_bytes",
+            "Body bytes sent with sendfile from the local store's files",
+            sendfile_bytes.clone(),
+        );
         let routes = ROUTES
             .iter()
             .map(|&route| RouteHandles {
@@ -157,6 +165,7 @@ impl Default for Metrics {
             token_failures,
             latency,
             coalesced_waits,
+            sendfile_bytes,
             routes,
             memory_hits,
             memory_misses,

@@ -67,6 +67,8 @@ pub struct CachedObject {
     pub manifest: bool,
     /// The gzip variant, for manifests that shrink when compressed.
     pub gzip: Option<GzipVariant>,
+    /// The local file `body` was read from, kept open for sendfile (large objects only).
+    pub file: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl CachedObject {
@@ -96,6 +98,7 @@ impl CachedObject {
             etag,
             last_modified,
             source,
+            file: None,
         }
     }
 }

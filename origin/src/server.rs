@@ -23,11 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -82,6 +81,12 @@ pub struct OriginConfig {
     pub memory_cache_bytes: u64,
     /// The Redis tier, if configured.
     pub redis: Option<crate::redis_tier::RedisConfig>,
+    /// Where the object store keeps its files, when it is the local disk: large objects are
+    /// then sent with sendfile from their files.
+    pub local_store_root: Option<std::path::PathBuf>,
+    /// Open connections from which those are sent with sendfile (0 = always; see
+    /// [`crate::sendfile`]).
+    pub sendfile_from_connections: usize,
 }
 
 impl Default for OriginConfig {
@@ -92,6 +97,8 @@ impl Default for OriginConfig {
             header_read_timeout: Duration::from_secs(10),
             memory_cache_bytes: 512 * 1024 * 1024,
             redis: None,
+            local_store_root: None,
+            sendfile_from_connections: 128,
         }
     }
 }
@@ -125,7 +132,7 @@ impl std::fmt::Debug for Origin {
 }
 
 /// A media response body: always complete in memory (objects come from the memory tier).
-pub type Body = Full<Bytes>;
+pub type Body = crate::body::MediaBody;
 pub use crate::body::{AppBody, ResponseBody};
 
 /// The application served next to the media routes: every path that is not `/play`, `/media`,
@@ -141,7 +148,7 @@ pub trait App: Send + Sync {
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -213,6 +220,7 @@ impl Origin {
         let metrics = Metrics::default();
         let cache = MemoryCache::new(
             store,
+            config.local_store_root.clone(),
             redis,
             config.memory_cache_bytes,
             metrics.store_reads.clone(),
@@ -388,7 +396,7 @@ impl Origin {
     async fn route(&self, request: &Request<Incoming>, request_id: &str) -> Response<Body> {
         let method = request.method();
         if method == Method::OPTIONS {
-            let mut r = Response::new(Full::new(Bytes::new()));
+            let mut r = Response::new(Body::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
             let h = r.headers_mut();
             h.insert(
@@ -425,7 +433,7 @@ impl Origin {
         match segments.as_slice() {
             ["healthz"] => text(StatusCode::OK, "ok"),
             ["metrics"] => {
-                let mut r = Response::new(Full::new(Bytes::from(self.metrics.render())));
+                let mut r = Response::new(Body::new(Bytes::from(self.metrics.render())));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -554,7 +562,7 @@ impl Origin {
             last_modified: object.last_modified,
         };
         let len = body.len() as u64;
-        let mut response = Response::new(Full::new(Bytes::new()));
+        let mut response = Response::new(Body::new(Bytes::new()));
         let out = response.headers_mut();
         out.reserve(12);
         out.insert(header::CONTENT_TYPE, object.content_type.clone());
@@ -606,7 +614,16 @@ impl Origin {
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         } else {
-            *response.body_mut() = Full::new(body);
+            *response.body_mut() = match (&object.file, gzip) {
+                (Some(file), None) => {
+                    let offset = match outcome {
+                        RangeOutcome::Partial { start, .. } => start,
+                        _ => 0,
+                    };
+                    Body::from_file(body, file.clone(), offset)
+                }
+                _ => Body::new(body),
+            };
         }
         response
     }
@@ -669,7 +686,7 @@ fn is_app_path(path: &str) -> bool {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut r = Response::new(Body::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -803,13 +820,32 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let origin = origin.clone();
+        let open_connections = limit.clone();
+        let spans = crate::sendfile::Spans::default();
+        let io = crate::sendfile::SendfileIo::new(
+            stream,
+            spans.clone(),
+            origin.metrics.sendfile_bytes.clone(),
+        );
         let service = hyper::service::service_fn(move |request| {
             let origin = origin.clone();
-            async move { Ok::<_, std::convert::Infallible>(origin.handle(request, peer).await) }
+            let spans = spans.clone();
+            let open_connections = open_connections.clone();
+            async move {
+                let response = origin.handle(request, peer).await;
+                // A body read from a local file goes out with sendfile once many connections
+                // are open (see `sendfile`).
+                let open = origin.config.max_connections - open_connections.available_permits();
+                if open >= origin.config.sendfile_from_connections
+                    && let ResponseBody::Media(body) = response.body()
+                    && let Some(span) = body.file_span()
+                {
+                    spans.register(span);
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection(io, service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

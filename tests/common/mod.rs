@@ -47,6 +47,8 @@ pub struct Clip {
     pub audio: bool,
     /// Display rotation in degrees written into the MP4 (by remuxing with ffmpeg), if any.
     pub rotate: Option<u32>,
+    /// videotestsrc pattern: `ball` (compresses to little), `snow` (noise: full-size segments).
+    pub pattern: &'static str,
 }
 
 impl Default for Clip {
@@ -57,6 +59,7 @@ impl Default for Clip {
             seconds: 5.0,
             audio: true,
             rotate: None,
+            pattern: "ball",
         }
     }
 }
@@ -72,9 +75,10 @@ pub fn make_clip(dir: &Path, name: &str, clip: &Clip) -> anyhow::Result<PathBuf>
     let path = dir.join(name);
     let (w, h) = clip.size;
     let mut d = format!(
-        "videotestsrc num-buffers={} pattern=ball ! video/x-raw,width={w},height={h},framerate={} ! \
+        "videotestsrc num-buffers={} pattern={} ! video/x-raw,width={w},height={h},framerate={} ! \
          x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! queue ! mp4mux name=mux ! filesink location={}",
         frames(clip.rate, clip.seconds),
+        clip.pattern,
         clip.rate,
         path.display()
     );

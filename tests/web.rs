@@ -168,6 +168,8 @@ fn a_learner_uploads_watches_marks_takes_notes_and_exports_in_chromium() {
         "commented",
         "note added with N",
         "expired session: signed in again and returned",
+        "keys",
+        "edited and deleted",
     ] {
         step(name);
     }

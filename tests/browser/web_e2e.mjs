@@ -161,6 +161,19 @@ try {
   await page.waitForFunction(() => !document.querySelector('video').paused, null, { timeout: 20_000 });
   step('dash played', { from: now, to: dashHeight });
 
+  // Keys: space pauses and plays, → jumps 5 s ahead.
+  await page.locator('h1').first().click();
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => document.querySelector('video').paused);
+  const before = await video.evaluate((v) => v.currentTime);
+  await page.keyboard.press('ArrowRight');
+  const after = await video.evaluate((v) => v.currentTime);
+  check(after - before > 4 && after - before < 6, `→ moved from ${before} to ${after}`);
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => !document.querySelector('video').paused);
+  step('keys', { before, after });
+
   // M marks this moment: a marker appears on the progress bar.
   await page.locator('h1').first().click(); // keyboard focus on the page, not a form field
   await page.waitForFunction(() => document.querySelector('video').currentTime > 1.2, null, { timeout: 20_000 });
@@ -289,6 +302,19 @@ try {
   await page.waitForURL(/\/mine$/);
   await page.locator(`[data-video="${videoId}"]`).waitFor();
   step('expired session: signed in again and returned');
+
+  // My videos: edit the title, then delete the video (after confirming): its URLs answer 404.
+  const row = page.locator(`[data-video="${videoId}"]`);
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await row.getByLabel('Title').fill('Week 1: Waves (revised)');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await row.getByRole('link', { name: 'Week 1: Waves (revised)' }).waitFor();
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached' });
+  const gone = await fetch(`${base}/api/v1/videos/${videoId}`);
+  check(gone.status === 404, `deleted video answers ${gone.status}`);
+  step('edited and deleted');
 
   check(report.pageErrors.length === 0, `uncaught errors in the page: ${report.pageErrors.join('; ')}`);
   report.ok = true;

@@ -146,6 +146,8 @@ fn register_sign_in_and_profiles() {
         Some("application/json"),
     );
     assert_eq!((too_large.status, too_large.code()), (413, "too_large"));
+    // The body was not read: the connection is closed, and the client is told so.
+    assert_eq!(too_large.header("connection"), Some("close"));
 
     // Sign in by username or by email.
     let (access, _, id) = api.sign_in("ada", "lovelace1");

@@ -122,6 +122,13 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Self::TooLarge(_) = self {
+            // The body may be left unread, so the connection cannot carry another request:
+            // say so, or a client reusing it would find it closed under its next request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Self::TooMany { retry_after } = self {
             response
                 .headers_mut()

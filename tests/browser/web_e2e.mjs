@@ -257,6 +257,7 @@ try {
   await page.getByTestId('play').click();
   const pausedAt = await video.evaluate((v) => v.currentTime);
   await page.waitForTimeout(500);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(out, 'watch-desktop.png') });
   await page.reload();
   await page.waitForFunction(

@@ -167,6 +167,9 @@ try {
   await page.waitForFunction(() => document.querySelector('video').paused);
   const before = await video.evaluate((v) => v.currentTime);
   await page.keyboard.press('ArrowRight');
+  await page
+    .waitForFunction((b) => Math.abs(document.querySelector('video').currentTime - (b + 5)) < 1, before, { timeout: 5_000 })
+    .catch(() => {});
   const after = await video.evaluate((v) => v.currentTime);
   check(after - before > 4 && after - before < 6, `→ moved from ${before} to ${after}`);
   await page.keyboard.press('ArrowLeft');

@@ -5,7 +5,8 @@
 //!   icons) is revalidated every time (`no-cache`, strong ETag, 304).
 //! - Any other page path without a file extension answers `index.html`: the app routes itself
 //!   (`/watch/{id}?t=` is the link exports carry).
-//! - Text files are gzipped once, at start, and sent compressed to clients that accept it.
+//! - Text files are gzipped once, when first asked for compressed (not at start: a server
+//!   start would pay ~85 ms for files nobody may fetch), and sent so to clients that accept it.
 //! - Pages carry a Content-Security-Policy that allows scripts, media and requests from this
 //!   origin only (plus the configured public base URL, where playback URLs point).
 
@@ -27,8 +28,14 @@ struct Build;
 /// One file, ready to send.
 struct WebFile {
     body: Bytes,
-    gzip: Option<Bytes>,
+    /// Whether the file is text worth compressing.
+    compressible: bool,
+    /// Its gzip variant, made at the first request that accepts gzip (`None` when it would
+    /// not be smaller).
+    gzip: std::sync::OnceLock<Option<Bytes>>,
     etag: HeaderValue,
+    /// The gzip variant's own strong tag (RFC 9110 §8.8.3: another encoding, another tag).
+    etag_gzip: HeaderValue,
     content_type: &'static str,
     cache_control: &'static str,
 }
@@ -59,10 +66,6 @@ impl WebApp {
                     .map(|b| format!("{b:02x}"))
                     .collect::<String>();
                 let content_type = content_type(&path);
-                let gzip = compressible(content_type)
-                    .then(|| gzip(&body))
-                    .flatten()
-                    .filter(|g| g.len() + 64 < body.len());
                 let cache_control = if path.starts_with("assets/") {
                     "public, max-age=31536000, immutable"
                 } else {
@@ -70,8 +73,10 @@ impl WebApp {
                 };
                 let file = WebFile {
                     body,
-                    gzip,
+                    compressible: compressible(content_type),
+                    gzip: std::sync::OnceLock::new(),
                     etag: HeaderValue::from_str(&format!("\"{etag}\"")).ok()?,
+                    etag_gzip: HeaderValue::from_str(&format!("\"{etag}-gzip\"")).ok()?,
                     content_type,
                     cache_control,
                 };
@@ -122,8 +127,24 @@ impl WebApp {
                 }
             }
         };
+        let accepts_gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        let packed = if accepts_gzip && file.compressible {
+            file.gzip
+                .get_or_init(|| gzip(&file.body).filter(|g| g.len() + 64 < file.body.len()))
+                .as_ref()
+        } else {
+            None
+        };
+        let etag = if packed.is_some() {
+            &file.etag_gzip
+        } else {
+            &file.etag
+        };
         let mut builder = Response::builder()
-            .header(header::ETAG, file.etag.clone())
+            .header(header::ETAG, etag.clone())
             .header(header::CACHE_CONTROL, file.cache_control)
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         if file.content_type.starts_with("text/html") {
@@ -131,29 +152,22 @@ impl WebApp {
                 .header(header::CONTENT_SECURITY_POLICY, self.csp.clone())
                 .header(header::REFERRER_POLICY, "same-origin");
         }
-        if file.gzip.is_some() {
+        if file.compressible {
             builder = builder.header(header::VARY, "Accept-Encoding");
         }
         let not_modified = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim() == file.etag || t.trim() == "*")
-            });
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
         if not_modified {
             return builder.status(StatusCode::NOT_MODIFIED).body(empty()).ok();
         }
-        let accepts_gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-        let body = match (&file.gzip, accepts_gzip) {
-            (Some(gzip), true) => {
+        let body = match packed {
+            Some(gzip) => {
                 builder = builder.header(header::CONTENT_ENCODING, "gzip");
                 gzip.clone()
             }
-            _ => file.body.clone(),
+            None => file.body.clone(),
         };
         builder = builder
             .header(header::CONTENT_TYPE, file.content_type)
@@ -213,7 +227,7 @@ fn compressible(content_type: &str) -> bool {
 }
 
 fn gzip(data: &[u8]) -> Option<Bytes> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(data).ok()?;
     encoder.finish().ok().map(Bytes::from)
 }

@@ -169,7 +169,13 @@ impl MemoryCache {
         if object.body.len() >= crate::sendfile::SENDFILE_MIN_BYTES
             && let Some(root) = &self.local_root
         {
-            object.file = same_file(&root.join(path), object.body.len(), modified).map(Arc::new);
+            // Off the worker thread: opening a file is blocking I/O.
+            let (file, len) = (root.join(path), object.body.len());
+            object.file = tokio::task::spawn_blocking(move || same_file(&file, len, modified))
+                .await
+                .ok()
+                .flatten()
+                .map(Arc::new);
         }
         Ok(object)
     }

@@ -117,7 +117,6 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
                         timeout: Duration::from_millis(s.redis_timeout_ms),
                     }),
                 local_store_root: s.sendfile.then(|| data.join("store")),
-                sendfile_from_connections: s.sendfile_from_connections,
             },
             dir.signer.clone(),
             Arc::new(SqlCatalog(dir.db.clone())),

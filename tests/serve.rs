@@ -49,8 +49,7 @@ fn import_serve_play_and_stop() {
     )
     .expect("clip");
     let first = import(&data, &clip, &["--title", "Week 1"]);
-    // Sendfile from the first connection (by default it waits for 128 open connections).
-    let served = Served::start(&data, &[("LECTERN_SENDFILE_FROM_CONNECTIONS", "0")]);
+    let served = Served::start(&data, &[]);
 
     let hls = format!("{}{}", served.base, first["hls"].as_str().expect("hls"));
     let dash = format!("{}{}", served.base, first["dash"].as_str().expect("dash"));

@@ -90,7 +90,11 @@ fn the_app_is_served_at_the_root_with_page_routes_falling_back_to_it() {
     assert_eq!(packed.status, 200);
     assert_eq!(packed.header("content-encoding"), Some("gzip"));
     assert_eq!(packed.header("vary"), Some("Accept-Encoding"));
-    assert_ne!(packed.header("etag"), plain.header("etag"), "one tag per encoding");
+    assert_ne!(
+        packed.header("etag"),
+        plain.header("etag"),
+        "one tag per encoding"
+    );
     let mut unpacked = Vec::new();
     std::io::Read::read_to_end(
         &mut flate2::read::GzDecoder::new(packed.bytes.as_slice()),

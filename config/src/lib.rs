@@ -53,8 +53,6 @@ pub const ENV_LADDER: &str = "LECTERN_LADDER";
 pub const ENV_MAX_UPLOAD_MIB: &str = "LECTERN_MAX_UPLOAD_MIB";
 /// Overrides `server.sendfile` (`on`/`off`, `true`/`false`, `1`/`0`).
 pub const ENV_SENDFILE: &str = "LECTERN_SENDFILE";
-/// Overrides `server.sendfile_from_connections`.
-pub const ENV_SENDFILE_FROM_CONNECTIONS: &str = "LECTERN_SENDFILE_FROM_CONNECTIONS";
 
 const X264_PRESETS: &[&str] = &[
     "ultrafast",
@@ -140,9 +138,6 @@ pub struct ServerConfig {
     /// Send large media objects from the local store's files with sendfile(2) (like nginx's
     /// `sendfile on`) rather than copying them from memory into sockets.
     pub sendfile: bool,
-    /// Open connections from which sendfile is used; below, copying a cached object from
-    /// memory is faster (it stays in the CPU cache). 0 = always.
-    pub sendfile_from_connections: usize,
     /// Redis for the shared cache tier (`redis://127.0.0.1:6379`); none by default.
     pub redis_url: Option<String>,
     /// Largest object kept in Redis, in KiB.
@@ -166,7 +161,6 @@ impl Default for ServerConfig {
             workers: 0,
             max_upload_mib: 1024,
             sendfile: true,
-            sendfile_from_connections: 128,
             redis_url: None,
             redis_max_object_kib: 8 * 1024,
             redis_ttl_seconds: 24 * 60 * 60,
@@ -336,10 +330,6 @@ impl Config {
                     "on" | "true" | "1" => self.server.sendfile = true,
                     "off" | "false" | "0" => self.server.sendfile = false,
                     _ => problems.push(bad("on or off")),
-                },
-                ENV_SENDFILE_FROM_CONNECTIONS => match value.parse() {
-                    Ok(v) => self.server.sendfile_from_connections = v,
-                    Err(_) => problems.push(bad("not a whole number of connections")),
                 },
                 ENV_LADDER => match parse_ladder(value, &self.media) {
                     Ok(l) => self.media.ladder = l,

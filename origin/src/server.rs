@@ -84,9 +84,6 @@ pub struct OriginConfig {
     /// Where the object store keeps its files, when it is the local disk: large objects are
     /// then sent with sendfile from their files.
     pub local_store_root: Option<std::path::PathBuf>,
-    /// Open connections from which those are sent with sendfile (0 = always; see
-    /// [`crate::sendfile`]).
-    pub sendfile_from_connections: usize,
 }
 
 impl Default for OriginConfig {
@@ -98,7 +95,6 @@ impl Default for OriginConfig {
             memory_cache_bytes: 512 * 1024 * 1024,
             redis: None,
             local_store_root: None,
-            sendfile_from_connections: 128,
         }
     }
 }
@@ -818,9 +814,8 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
+        crate::sendfile::tune_socket(&stream);
         let origin = origin.clone();
-        let open_connections = limit.clone();
         let spans = crate::sendfile::Spans::default();
         let io = crate::sendfile::SendfileIo::new(
             stream,
@@ -830,14 +825,10 @@ async fn accept_loop(
         let service = hyper::service::service_fn(move |request| {
             let origin = origin.clone();
             let spans = spans.clone();
-            let open_connections = open_connections.clone();
             async move {
                 let response = origin.handle(request, peer).await;
-                // A body read from a local file goes out with sendfile once many connections
-                // are open (see `sendfile`).
-                let open = origin.config.max_connections - open_connections.available_permits();
-                if open >= origin.config.sendfile_from_connections
-                    && let ResponseBody::Media(body) = response.body()
+                // A body read from a local file goes out with sendfile (see `sendfile`).
+                if let ResponseBody::Media(body) = response.body()
                     && let Some(span) = body.file_span()
                 {
                     spans.register(span);

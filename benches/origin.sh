@@ -5,10 +5,12 @@
 # checks no token). At 50, 200 and 1000 connections. Prints req/s, transfer/s and p99 for both,
 # and the ratios. Everything listens on 127.0.0.1 and is stopped by PID at the end.
 #
-# Usage: benches/origin.sh [SECONDS_PER_RUN]   (default 10)
+# Usage: benches/origin.sh [SECONDS_PER_RUN]   (default 10; env REPS=3 runs per row, medians
+# reported; TARGETS="segment master", CONNS="50 200 1000" choose rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-10}"
+REPS="${REPS:-3}" # runs per row, alternating; nginx alone moves ±20 % between runs here
 for tool in nginx wrk; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "needs $tool (./setup.sh)"; exit 1; }
 done
@@ -84,11 +86,19 @@ run() { # server target conns → "req/s MiB/s p99ms"
   echo "$rps $(to_mib "$tr") $(to_ms "$p99")"
 }
 
+median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "(each row: $REPS alternating lectern/nginx runs of ${SECONDS_PER_RUN}s; medians shown)"
 printf "\n%-8s %6s | %12s %10s %9s | %12s %10s %9s | %8s %8s\n" target conns "lectern r/s" "MiB/s" "p99 ms" "nginx r/s" "MiB/s" "p99 ms" "r/s ×" "p99 ×"
 for target in ${TARGETS:-segment master}; do
   for conns in ${CONNS:-50 200 1000}; do
-    read -r lr lt lp <<<"$(run lectern "${target_lectern[$target]}" "$conns")"
-    read -r nr nt np <<<"$(run nginx "${target_nginx[$target]}" "$conns")"
+    LR=(); LT=(); LP=(); NR=(); NT=(); NP=()
+    for _ in $(seq "$REPS"); do
+      read -r lr lt lp <<<"$(run lectern "${target_lectern[$target]}" "$conns")"
+      read -r nr nt np <<<"$(run nginx "${target_nginx[$target]}" "$conns")"
+      LR+=("$lr"); LT+=("$lt"); LP+=("$lp"); NR+=("$nr"); NT+=("$nt"); NP+=("$np")
+    done
+    lr=$(median <<<"${LR[*]}"); lt=$(median <<<"${LT[*]}"); lp=$(median <<<"${LP[*]}")
+    nr=$(median <<<"${NR[*]}"); nt=$(median <<<"${NT[*]}"); np=$(median <<<"${NP[*]}")
     printf "%-8s %6s | %12.0f %10.1f %9.2f | %12.0f %10.1f %9.2f | %8.2f %8.2f\n" \
       "$target" "$conns" "$lr" "$lt" "$lp" "$nr" "$nt" "$np" \
       "$(echo "$lr / $nr" | bc -l)" "$(echo "$lp / $np" | bc -l)"

@@ -28,7 +28,8 @@
 //! on, `tcp_nopush on`), req/s as a share of nginx's at 50 / 200 / 1000 connections: copying
 //! from memory 1.45 / 0.86 / 0.79 (the previous design switched to sendfile at 128
 //! connections); sendfile alone 0.9 / 0.8 / 0.9; sendfile with `MSG_MORE` 1.2–1.3 / 1.03–1.07
-//! / 0.94; with both settings 1.7–1.8 / 1.8–1.95 / 2.4–2.8, p99 within ±15 % of nginx's. Queuing
+//! / 0.94; with both settings 1.7–1.8 / 1.8–1.95 / 2.4–2.8, p99 mostly within ±15 % of nginx's
+//! (at 200 connections it swings between runs, once to 1.5×). Queuing
 //! a whole segment made the rest of it go out clocked by the client's acknowledgements, in
 //! small windows: the client's receive window stayed near 100 KB (nginx's grew to ~1 MB) and
 //! the client spent 2–3× nginx's CPU per response on reads and ACKs.
@@ -153,9 +154,7 @@ impl SendfileIo {
         }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
-}
 
-impl SendfileIo {
     /// Sends `bufs` with `MSG_MORE`: the kernel holds a partial packet for what follows.
     fn poll_send_more(
         &mut self,

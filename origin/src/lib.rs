@@ -8,6 +8,7 @@
 //! - [`body`]: the response body: media from memory, or the application's.
 //! - [`cache`]: the memory tier over Redis and the object store, with coalesced misses.
 //! - [`object`]: one cached object with its response headers made once.
+//! - [`hot`]: each worker thread's shelf of recent path → object answers (the hot path).
 //! - [`redis_tier`]: the shared Redis tier: timeouts, circuit breaker, reconnects.
 //! - [`metrics`]: Prometheus counters and latencies, text at `/metrics`.
 //! - [`catalog`]: the question the origin asks about videos, answered by the binary.
@@ -19,6 +20,7 @@ pub mod body;
 pub mod cache;
 pub mod catalog;
 pub mod conditional;
+pub mod hot;
 pub mod metrics;
 pub mod object;
 pub mod range;

@@ -103,6 +103,45 @@ impl CachedObject {
     }
 }
 
+/// Bodies up to this size are copied into a worker's own [`CachedObject::private_copy`];
+/// bigger ones (sent with sendfile, or costly to copy) stay shared.
+pub const PRIVATE_COPY_MAX: usize = 64 * 1024;
+
+impl CachedObject {
+    /// A copy whose reference-counted parts (body, header values) no other thread touches, for
+    /// one worker thread's shelf: cloning a shared `Bytes` into every response is an atomic
+    /// increment and decrement on a cache line all workers fight over. Bodies above
+    /// [`PRIVATE_COPY_MAX`] stay shared.
+    pub fn private_copy(&self) -> Self {
+        let body = if self.body.len() <= PRIVATE_COPY_MAX {
+            Bytes::copy_from_slice(&self.body)
+        } else {
+            self.body.clone()
+        };
+        Self {
+            body,
+            etag: self.etag.clone(),
+            last_modified: self.last_modified,
+            source: self.source,
+            etag_header: private_header(&self.etag_header),
+            last_modified_header: private_header(&self.last_modified_header),
+            content_type: self.content_type.clone(),
+            manifest: self.manifest,
+            gzip: self.gzip.as_ref().map(|gzip| GzipVariant {
+                body: Bytes::copy_from_slice(&gzip.body),
+                etag: gzip.etag.clone(),
+                etag_header: private_header(&gzip.etag_header),
+            }),
+            file: self.file.clone(),
+        }
+    }
+}
+
+/// A header value with bytes of its own.
+fn private_header(value: &HeaderValue) -> HeaderValue {
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
+}
+
 /// Content type by file name.
 pub fn content_type(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or(path);

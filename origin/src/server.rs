@@ -30,9 +30,10 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cache::{CacheStatus, FetchError, MemoryCache};
+use crate::cache::{CacheStatus, CachedObject, FetchError, MemoryCache};
 use crate::catalog::{Catalog, VideoEntry};
 use crate::conditional::{Validators, if_range_matches, not_modified};
+use crate::hot::HotShelves;
 use crate::metrics::{Metrics, TokenLabels};
 pub use crate::object::{content_type, is_manifest};
 use crate::range::{self, RangeOutcome};
@@ -109,14 +110,14 @@ pub struct Origin {
     videos: moka::future::Cache<String, Arc<CatalogAnswer>>,
     /// Counters and latencies.
     metrics: Metrics,
-    /// Source of request ids.
-    next_request: std::sync::atomic::AtomicU64,
     /// This process's id in hex: the first part of every request id it makes.
     request_id_prefix: String,
     /// `Access-Control-Allow-Origin`, parsed once.
     cors_origin: HeaderValue,
     /// The application behind the media routes, if any.
     app: Option<Arc<dyn App>>,
+    /// Each worker thread's recent path → object answers (the hot path).
+    hot: HotShelves,
 }
 
 impl std::fmt::Debug for Origin {
@@ -162,16 +163,21 @@ pub fn split_path(raw: &str) -> Result<Vec<Cow<'_, str>>, &'static str> {
     raw.split('/')
         .map(|segment| {
             let decoded = percent_decode(segment).ok_or("bad percent-encoding")?;
-            let ok = !decoded.is_empty()
-                && decoded != "."
-                && decoded != ".."
-                && decoded
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
-                && !decoded.starts_with('.');
-            ok.then_some(decoded).ok_or("path segment not allowed")
+            segment_allowed(&decoded)
+                .then_some(decoded)
+                .ok_or("path segment not allowed")
         })
         .collect()
+}
+
+/// Whether a decoded path segment is a name Lectern could have written: not empty, no leading
+/// dot (so never `.` or `..`), only ASCII letters, digits and `-_.~`.
+fn segment_allowed(decoded: &str) -> bool {
+    !decoded.is_empty()
+        && !decoded.starts_with('.')
+        && decoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
 }
 
 /// Percent-decodes once; `None` for a malformed escape or bytes that are not UTF-8.
@@ -222,9 +228,13 @@ impl Origin {
             metrics.store_reads.clone(),
             metrics.coalesced_waits.clone(),
         );
-        // The configuration checks the value; an unusable one falls back to `*`.
-        let cors_origin = HeaderValue::from_str(&config.cors_origin)
-            .unwrap_or_else(|_| HeaderValue::from_static("*"));
+        // The configuration checks the value; an unusable one falls back to `*`. `*` is a
+        // static value: cloning it into every response touches no shared reference count.
+        let cors_origin = match config.cors_origin.as_str() {
+            "*" => HeaderValue::from_static("*"),
+            other => HeaderValue::from_str(other).unwrap_or(HeaderValue::from_static("*")),
+        };
+        let hot = HotShelves::new(hot_shelf_budget(config.memory_cache_bytes));
         Ok(Self {
             config,
             signer,
@@ -235,10 +245,10 @@ impl Origin {
                 .time_to_idle(CATALOG_IDLE)
                 .build(),
             metrics,
-            next_request: std::sync::atomic::AtomicU64::new(1),
             request_id_prefix: format!("{:x}", std::process::id()),
             cors_origin,
             app: None,
+            hot,
         })
     }
 
@@ -270,13 +280,14 @@ impl Origin {
         if let Some(prefix) = prefix {
             self.cache.invalidate_prefix(prefix);
         }
+        self.hot.forget_all();
     }
 
     async fn video(
         &self,
         id: &str,
         request_id: &str,
-    ) -> Result<Option<Arc<VideoEntry>>, Response<Body>> {
+    ) -> Result<Arc<CatalogAnswer>, Response<Body>> {
         use std::sync::atomic::Ordering;
         if let Some(known) = self.videos.get(id).await {
             if known.fetched.elapsed() >= CATALOG_TTL
@@ -295,7 +306,7 @@ impl Origin {
                     }
                 });
             }
-            return Ok(known.entry.clone());
+            return Ok(known);
         }
         let catalog = self.catalog.clone();
         let key = id.to_string();
@@ -304,7 +315,6 @@ impl Origin {
                 catalog.lookup(&key).await.map(CatalogAnswer::new)
             })
             .await
-            .map(|answer| answer.entry.clone())
             .map_err(|e| {
                 tracing::error!(request_id, error = %e, "catalog lookup failed");
                 json_error(
@@ -329,12 +339,7 @@ impl Origin {
             .and_then(|v| v.to_str().ok())
             .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             .map(str::to_string)
-            .unwrap_or_else(|| {
-                let n = self
-                    .next_request
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                format!("{}-{n:x}", self.request_id_prefix)
-            });
+            .unwrap_or_else(|| format!("{}-{:x}", self.request_id_prefix, next_request_number()));
         let mut route = route_name(request.uri().path(), request.method());
         let app = match &self.app {
             Some(app)
@@ -370,7 +375,7 @@ impl Origin {
             route,
             response.status().as_u16(),
             body_len,
-            started.elapsed().as_secs_f64(),
+            started.elapsed(),
         );
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
@@ -421,7 +426,13 @@ impl Origin {
             );
             return r;
         }
-        let segments = match split_path(request.uri().path()) {
+        let raw = request.uri().path();
+        if let Some(response) = self.answer_from_shelf(request, raw) {
+            return response;
+        }
+        // Read before the lookups, so an answer made across a `forget` is not shelved.
+        let generation = self.hot.generation();
+        let segments = match split_path(raw) {
             Ok(segments) => segments,
             Err(why) => return json_error(StatusCode::BAD_REQUEST, "bad_path", why),
         };
@@ -454,22 +465,23 @@ impl Origin {
                         return token_refused(e);
                     }
                 };
-                let entry = match self.video(video_id, request_id).await {
-                    Ok(Some(entry)) => entry,
-                    Ok(None) => {
-                        return json_error(StatusCode::NOT_FOUND, "not_found", "no such video");
-                    }
+                let answer = match self.video(video_id, request_id).await {
+                    Ok(answer) => answer,
                     Err(r) => return r,
                 };
-                let path = store_path(&[&entry.prefix], rest);
-                let cache_control = if is_manifest(&path) {
-                    let left = claims.expires.saturating_sub(now_unix());
-                    let value = format!("private, max-age={}", left.min(MANIFEST_MAX_AGE));
-                    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-store"))
-                } else {
-                    HeaderValue::from_static(IMMUTABLE)
+                let Some(entry) = &answer.entry else {
+                    return json_error(StatusCode::NOT_FOUND, "not_found", "no such video");
                 };
-                self.object(request, request_id, &path, cache_control).await
+                let path = store_path(&[&entry.prefix], rest);
+                let shelf = shelf_key(raw).map(|(key, _)| ShelfSlot {
+                    key,
+                    until: answer.fetched + CATALOG_TTL,
+                    generation,
+                });
+                let access = Access::Signed {
+                    expires: claims.expires,
+                };
+                self.object(request, request_id, &path, access, shelf).await
             }
             ["play", ..] => {
                 self.metrics
@@ -483,21 +495,21 @@ impl Origin {
                 )
             }
             ["media", video_id, rev, rest @ ..] if !rest.is_empty() => {
-                let entry = match self.video(video_id, request_id).await {
-                    Ok(entry) => entry,
+                let answer = match self.video(video_id, request_id).await {
+                    Ok(answer) => answer,
                     Err(r) => return r,
                 };
                 let wanted = store_path(&["media", video_id, rev], &[]);
-                match entry {
+                match &answer.entry {
                     Some(entry) if entry.public && entry.prefix == wanted => {
                         let path = store_path(&[&wanted], rest);
-                        self.object(
-                            request,
-                            request_id,
-                            &path,
-                            HeaderValue::from_static(IMMUTABLE),
-                        )
-                        .await
+                        let shelf = shelf_key(raw).map(|(key, _)| ShelfSlot {
+                            key,
+                            until: answer.fetched + CATALOG_TTL,
+                            generation,
+                        });
+                        self.object(request, request_id, &path, Access::Public, shelf)
+                            .await
                     }
                     _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such public video"),
                 }
@@ -506,17 +518,46 @@ impl Origin {
         }
     }
 
+    /// The hot path: a `/play` or `/media` path this thread answered moments ago is answered
+    /// from its shelf (see [`crate::hot`]) after the token check, without the shared caches.
+    /// `None` sends the request the whole way (also for a refused token, so the refusal is
+    /// counted and explained in one place).
+    fn answer_from_shelf(&self, request: &Request<Incoming>, raw: &str) -> Option<Response<Body>> {
+        let (key, token) = shelf_key(raw)?;
+        let response = self.hot.answer(key, std::time::Instant::now(), |object| {
+            let access = match token {
+                Some(token) => {
+                    let video_id = key.split('/').next()?;
+                    if !segment_allowed(token) {
+                        return None;
+                    }
+                    let claims = self.signer.verify(token, video_id, now_unix()).ok()?;
+                    Access::Signed {
+                        expires: claims.expires,
+                    }
+                }
+                None => Access::Public,
+            };
+            Some(self.respond(request, object, CacheStatus::HitMemory, access))
+        })?;
+        self.metrics.memory_hit();
+        Some(response)
+    }
+
+    /// Answers `request` with the object at store path `path`, from the cache tiers, and
+    /// shelves it for this thread's next request for the same path.
     async fn object(
         &self,
         request: &Request<Incoming>,
         request_id: &str,
         path: &str,
-        cache_control: HeaderValue,
+        access: Access,
+        shelf: Option<ShelfSlot<'_>>,
     ) -> Response<Body> {
         let (object, status) = match self.cache.get(path).await {
             Ok(found) => {
                 if found.1 == CacheStatus::HitMemory {
-                    self.metrics.memory_hits.inc();
+                    self.metrics.memory_hit();
                 } else {
                     self.metrics.memory_misses.inc();
                 }
@@ -540,6 +581,25 @@ impl Origin {
                     }
                 };
             }
+        };
+        if let Some(slot) = shelf {
+            self.hot.put(slot.key, &object, slot.until, slot.generation);
+        }
+        self.respond(request, &object, status, access)
+    }
+
+    /// The response to `request` from `object`: validators, conditional requests, ranges,
+    /// gzip, and the cache headers `access` calls for.
+    fn respond(
+        &self,
+        request: &Request<Incoming>,
+        object: &CachedObject,
+        status: CacheStatus,
+        access: Access,
+    ) -> Response<Body> {
+        let cache_control = match access {
+            Access::Signed { expires } if object.manifest => signed_manifest_cache(expires),
+            _ => HeaderValue::from_static(IMMUTABLE),
         };
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -629,6 +689,86 @@ impl Origin {
 const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
 /// `X-Request-Id`: the request's id, the client's if it sent a sane one.
 const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// A number no other request of this process has: each thread takes a block of numbers from
+/// a shared counter once per [`REQUEST_ID_BLOCK`] requests and counts through it alone, so
+/// workers do not write one shared counter on every request.
+fn next_request_number() -> u64 {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BLOCKS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        /// The next number and the end of this thread's block.
+        static NEXT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    NEXT.with(|next| {
+        let (mut n, mut end) = next.get();
+        if n == end {
+            n = BLOCKS.fetch_add(1, Ordering::Relaxed) * REQUEST_ID_BLOCK + 1;
+            end = n + REQUEST_ID_BLOCK;
+        }
+        next.set((n + 1, end));
+        n
+    })
+}
+
+/// Request numbers a thread takes at once.
+const REQUEST_ID_BLOCK: u64 = 1 << 16;
+
+/// Who may see a response, which decides its `Cache-Control`.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// A signed playback URL whose token expires at this Unix time: manifests are `private`
+    /// and cached no longer than the token lives; segments are immutable as ever.
+    Signed { expires: u64 },
+    /// A public video's immutable URL.
+    Public,
+}
+
+/// Where the full route may shelve its answer (see [`crate::hot`]).
+struct ShelfSlot<'a> {
+    /// The raw path (after the token, for `/play`).
+    key: &'a str,
+    /// When the catalog answer behind it is due for a refresh.
+    until: std::time::Instant,
+    /// The shelves' generation read before the lookups.
+    generation: u64,
+}
+
+/// The shelf key of a raw request path, and its token for `/play`: the part after the token
+/// for `/play/{token}/…`, the whole path for `/media/…`; `None` for other routes and for
+/// paths with percent-escapes (those are decoded and checked the whole way every time).
+fn shelf_key(raw: &str) -> Option<(&str, Option<&str>)> {
+    if raw.contains('%') {
+        return None;
+    }
+    if let Some(signed) = raw.strip_prefix("/play/") {
+        let (token, key) = signed.split_once('/')?;
+        return Some((key, Some(token)));
+    }
+    raw.starts_with("/media/").then_some((raw, None))
+}
+
+/// `Cache-Control` of a signed manifest whose token expires at `expires`: `private`, for at
+/// most [`MANIFEST_MAX_AGE`] and never past the token's life.
+fn signed_manifest_cache(expires: u64) -> HeaderValue {
+    let left = expires.saturating_sub(now_unix());
+    if left >= MANIFEST_MAX_AGE {
+        return HeaderValue::from_static(PRIVATE_MANIFEST);
+    }
+    HeaderValue::from_str(&format!("private, max-age={left}"))
+        .unwrap_or(HeaderValue::from_static(ERROR_CACHE))
+}
+
+/// `Cache-Control` of a signed manifest whose token outlives [`MANIFEST_MAX_AGE`].
+const PRIVATE_MANIFEST: &str = "private, max-age=300";
+
+/// Bytes of bodies each worker's hot shelf may keep alive: a sixteenth of the memory cache,
+/// between 1 and 64 MiB.
+fn hot_shelf_budget(memory_cache_bytes: u64) -> usize {
+    let budget = (memory_cache_bytes / 16).clamp(1 << 20, 64 << 20);
+    usize::try_from(budget).unwrap_or(64 << 20)
+}
 
 /// Joins `parts` and then `rest` with `/` into one store path, in one allocation.
 fn store_path(parts: &[&str], rest: &[&str]) -> String {
@@ -794,6 +934,10 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .keep_alive_interval(Duration::from_secs(30));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // This worker's own handle on the origin: each request clones it, and a reference count
+    // only this thread touches costs nothing, where one shared by every worker would bounce
+    // between their cores on every request.
+    let worker_origin = Arc::new(origin);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -815,7 +959,7 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         crate::sendfile::tune_socket(&stream);
-        let origin = origin.clone();
+        let origin = Arc::clone(&worker_origin);
         let spans = crate::sendfile::Spans::default();
         let io = crate::sendfile::SendfileIo::new(
             stream,

@@ -423,6 +423,59 @@ async fn every_token_failure_is_403_with_its_reason() {
     s.stop().await;
 }
 
+/// The second request for a path is answered from the worker's shelf (`crate::hot`): it must
+/// still check the token of every request, and `forget` must empty it.
+#[tokio::test]
+async fn a_shelved_path_still_checks_every_token_and_is_forgotten() {
+    let s = start().await;
+    let good = s.signer.sign("v1", now() + 3600, None);
+    let url = |token: &str| format!("/play/{token}/v1/master.m3u8");
+    let reads = s.origin.cache().store_reads();
+    for want in ["miss", "hit-memory", "hit-memory"] {
+        let r = raw(s.addr, "GET", &url(&good), &[]).await;
+        assert_eq!((r.status, r.header("x-cache")), (200, Some(want)));
+        assert_eq!(r.body, master_playlist());
+    }
+    assert_eq!(s.origin.cache().store_reads() - reads, 1);
+    let expired = s.signer.sign("v1", now() - 1, None);
+    let other_video = s.signer.sign("pub", now() + 3600, None);
+    let short = s.signer.sign("v1", now() + 30, None);
+    for (token, reason) in [
+        ("not-a-token", "malformed"),
+        (expired.as_str(), "expired"),
+        (other_video.as_str(), "bad_signature"),
+        ("", "bad_path"),
+        ("..", "bad_path"),
+    ] {
+        let r = raw(s.addr, "GET", &url(token), &[]).await;
+        assert_eq!(
+            r.status,
+            if reason == "bad_path" { 400 } else { 403 },
+            "{reason}"
+        );
+        assert_eq!(r.json_code(), reason);
+    }
+    // The manifest's max-age follows each request's own token, not the shelved one's.
+    let r = raw(s.addr, "GET", &url(&short), &[]).await;
+    let max_age: u64 = r
+        .header("cache-control")
+        .and_then(|v| v.strip_prefix("private, max-age="))
+        .and_then(|v| v.parse().ok())
+        .expect("private max-age");
+    assert!((28..=30).contains(&max_age), "{max_age}");
+    let r = raw(s.addr, "GET", &url(&good), &[("Range", "bytes=0-6")]).await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"#EXTM3U"[..]));
+    s.origin.forget("v1", Some("media/v1/r1")).await;
+    let r = raw(s.addr, "GET", &url(&good), &[]).await;
+    assert_eq!(
+        (r.status, r.header("x-cache")),
+        (200, Some("miss")),
+        "forgotten"
+    );
+    assert_eq!(s.origin.cache().store_reads() - reads, 2);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn public_media_and_path_traversal() {
     let s = start().await;

@@ -357,7 +357,7 @@ impl Origin {
         } else {
             "media"
         };
-        let response = self.answer_from_shelf(request, raw)?;
+        let response = self.answer_from_shelf(request, raw, started)?;
         let request_id = self.request_id(request);
         Some(self.finish(
             route,
@@ -510,7 +510,8 @@ impl Origin {
                 (_, false) => text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable"),
             },
             ["play", token, video_id, rest @ ..] if !rest.is_empty() => {
-                let claims = match self.signer.verify(token, video_id, now_unix()) {
+                let now = now_unix();
+                let claims = match self.signer.verify(token, video_id, now) {
                     Ok(claims) => claims,
                     Err(e) => {
                         self.metrics
@@ -534,7 +535,7 @@ impl Origin {
                     generation,
                 });
                 let access = Access::Signed {
-                    expires: claims.expires,
+                    seconds_left: claims.expires.saturating_sub(now),
                 };
                 self.object(request, request_id, &path, access, shelf).await
             }
@@ -577,18 +578,24 @@ impl Origin {
     /// from its shelf (see [`crate::hot`]) after the token check, without the shared caches.
     /// `None` sends the request the whole way (also for a refused token, so the refusal is
     /// counted and explained in one place).
-    fn answer_from_shelf(&self, request: &Request<Incoming>, raw: &str) -> Option<Response<Body>> {
+    fn answer_from_shelf(
+        &self,
+        request: &Request<Incoming>,
+        raw: &str,
+        now: std::time::Instant,
+    ) -> Option<Response<Body>> {
         let (key, token) = shelf_key(raw)?;
-        let response = self.hot.answer(key, std::time::Instant::now(), |object| {
+        let response = self.hot.answer(key, now, |object| {
             let access = match token {
                 Some(token) => {
                     let video_id = key.split('/').next()?;
                     if !segment_allowed(token) {
                         return None;
                     }
-                    let claims = self.signer.verify(token, video_id, now_unix()).ok()?;
+                    let now = now_unix();
+                    let claims = self.signer.verify(token, video_id, now).ok()?;
                     Access::Signed {
-                        expires: claims.expires,
+                        seconds_left: claims.expires.saturating_sub(now),
                     }
                 }
                 None => Access::Public,
@@ -653,7 +660,9 @@ impl Origin {
         access: Access,
     ) -> Response<Body> {
         let cache_control = match access {
-            Access::Signed { expires } if object.manifest => signed_manifest_cache(expires),
+            Access::Signed { seconds_left } if object.manifest => {
+                signed_manifest_cache(seconds_left)
+            }
             _ => HeaderValue::from_static(IMMUTABLE),
         };
         let headers = request.headers();
@@ -773,9 +782,9 @@ const REQUEST_ID_BLOCK: u64 = 1 << 16;
 /// Who may see a response, which decides its `Cache-Control`.
 #[derive(Debug, Clone, Copy)]
 enum Access {
-    /// A signed playback URL whose token expires at this Unix time: manifests are `private`
-    /// and cached no longer than the token lives; segments are immutable as ever.
-    Signed { expires: u64 },
+    /// A signed playback URL whose token has this many seconds to live: manifests are
+    /// `private` and cached no longer than the token lives; segments are immutable as ever.
+    Signed { seconds_left: u64 },
     /// A public video's immutable URL.
     Public,
 }
@@ -804,10 +813,9 @@ fn shelf_key(raw: &str) -> Option<(&str, Option<&str>)> {
     raw.starts_with("/media/").then_some((raw, None))
 }
 
-/// `Cache-Control` of a signed manifest whose token expires at `expires`: `private`, for at
-/// most [`MANIFEST_MAX_AGE`] and never past the token's life.
-fn signed_manifest_cache(expires: u64) -> HeaderValue {
-    let left = expires.saturating_sub(now_unix());
+/// `Cache-Control` of a signed manifest whose token has `left` seconds to live: `private`, for
+/// at most [`MANIFEST_MAX_AGE`] and never past the token's life.
+fn signed_manifest_cache(left: u64) -> HeaderValue {
     if left >= MANIFEST_MAX_AGE {
         return HeaderValue::from_static(PRIVATE_MANIFEST);
     }
@@ -1077,4 +1085,35 @@ async fn accept_loop(
         });
     }
     graceful.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_manifests_are_private_for_at_most_the_tokens_life() {
+        assert_eq!(
+            PRIVATE_MANIFEST,
+            format!("private, max-age={MANIFEST_MAX_AGE}")
+        );
+        assert_eq!(signed_manifest_cache(7200), PRIVATE_MANIFEST);
+        assert_eq!(signed_manifest_cache(42), "private, max-age=42");
+        assert_eq!(signed_manifest_cache(0), "private, max-age=0");
+    }
+
+    #[test]
+    fn shelf_keys_leave_out_the_token_and_escaped_paths() {
+        assert_eq!(
+            shelf_key("/play/k1.9..sig/v1/720p/1.m4s"),
+            Some(("v1/720p/1.m4s", Some("k1.9..sig")))
+        );
+        assert_eq!(
+            shelf_key("/media/v1/r1/master.m3u8"),
+            Some(("/media/v1/r1/master.m3u8", None))
+        );
+        assert_eq!(shelf_key("/play/k1.9..sig/v1/%2e%2e/x"), None);
+        assert_eq!(shelf_key("/play/no-rest"), None);
+        assert_eq!(shelf_key("/healthz"), None);
+    }
 }

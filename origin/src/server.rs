@@ -511,7 +511,7 @@ impl Origin {
             },
             ["play", token, video_id, rest @ ..] if !rest.is_empty() => {
                 let now = now_unix();
-                let claims = match self.signer.verify(token, video_id, now) {
+                let claims = match self.signer.check(token, video_id, now) {
                     Ok(claims) => claims,
                     Err(e) => {
                         self.metrics
@@ -593,7 +593,7 @@ impl Origin {
                         return None;
                     }
                     let now = now_unix();
-                    let claims = self.signer.verify(token, video_id, now).ok()?;
+                    let claims = self.signer.check(token, video_id, now).ok()?;
                     Access::Signed {
                         seconds_left: claims.expires.saturating_sub(now),
                     }

@@ -172,6 +172,26 @@ impl Signer {
     /// Checks `token` for `video_id` at time `now` (Unix seconds). The MAC is compared in
     /// constant time, and checked before the expiry so a forged expiry reads as a bad signature.
     pub fn verify(&self, token: &str, video_id: &str, now: u64) -> Result<Claims, TokenError> {
+        let checked = self.check(token, video_id, now)?;
+        let user = URL_SAFE_NO_PAD
+            .decode(checked.user)
+            .ok()
+            .and_then(|user| String::from_utf8(user).ok())
+            .ok_or(TokenError::Malformed)?;
+        Ok(Claims {
+            expires: checked.expires,
+            user: (!user.is_empty()).then_some(user),
+            key_id: self.keys[checked.key].id.clone(),
+        })
+    }
+
+    /// What [`Signer::verify`] checks, without allocating: the hot path needs only the expiry.
+    pub fn check<'t>(
+        &self,
+        token: &'t str,
+        video_id: &str,
+        now: u64,
+    ) -> Result<Checked<'t>, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -193,9 +213,15 @@ impl Signer {
             return Err(TokenError::Malformed);
         }
         let expires_at: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
-        let user_bytes = URL_SAFE_NO_PAD
-            .decode(user)
+        // The user id must be base64url of UTF-8 (a token is at most 512 characters, so its
+        // user part decodes into this buffer).
+        let mut user_bytes = [0u8; MAX_TOKEN_LEN];
+        let user_len = URL_SAFE_NO_PAD
+            .decode_slice(user, &mut user_bytes)
             .map_err(|_| TokenError::Malformed)?;
+        if std::str::from_utf8(&user_bytes[..user_len]).is_err() {
+            return Err(TokenError::Malformed);
+        }
         // A SHA-256 tag is 32 bytes (43 base64url characters); anything else is malformed.
         let mut tag_bytes = [0u8; 33];
         let tag_len = URL_SAFE_NO_PAD
@@ -209,17 +235,26 @@ impl Signer {
         self.mac(key, video_id, expires, user)
             .verify_slice(&tag_bytes[..tag_len])
             .map_err(|_| TokenError::BadSignature)?;
-        let expires = expires_at;
-        if now >= expires {
+        if now >= expires_at {
             return Err(TokenError::Expired);
         }
-        let user = String::from_utf8(user_bytes).map_err(|_| TokenError::Malformed)?;
-        Ok(Claims {
-            expires,
-            user: (!user.is_empty()).then_some(user),
-            key_id: self.keys[key].id.clone(),
+        Ok(Checked {
+            expires: expires_at,
+            key,
+            user,
         })
     }
+}
+
+/// A token [`Signer::check`] accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked<'t> {
+    /// Expiry, Unix seconds.
+    pub expires: u64,
+    /// Which of the signer's keys signed it.
+    key: usize,
+    /// The user part, still base64url.
+    user: &'t str,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`catalog`]: the question the origin asks about videos, answered by the binary.
 //! - [`token`]: signed playback tokens (HMAC-SHA256, key rotation, constant-time check).
 //! - [`range`]: the `Range` header, to the letter of RFC 9110 §14.
+//! - [`timer`]: the coarse timer behind the header-read timeout (cheap to arm per request).
 //! - [`conditional`]: `If-None-Match`, `If-Modified-Since`, `If-Range`.
 
 pub mod body;
@@ -27,6 +28,7 @@ pub mod range;
 pub mod redis_tier;
 pub mod sendfile;
 pub mod server;
+pub mod timer;
 pub mod token;
 
 pub use catalog::{Catalog, CatalogError, VideoEntry};

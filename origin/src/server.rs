@@ -1015,7 +1015,7 @@ async fn accept_loop(
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(crate::timer::CoarseTimer::new())
+        .timer(crate::timer::CoarseTimer::start())
         .header_read_timeout(origin.config.header_read_timeout)
         .keep_alive(true);
     builder

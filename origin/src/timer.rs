@@ -65,9 +65,9 @@ impl Waiters {
 }
 
 impl CoarseTimer {
-    /// A timer whose ticker runs on the current tokio runtime until the timer and every sleep
-    /// made from it are dropped.
-    pub fn new() -> Self {
+    /// A timer whose ticker is started on the current tokio runtime (it ends when the timer
+    /// and every sleep made from it are dropped).
+    pub fn start() -> Self {
         let waiters = Arc::new(Waiters::default());
         tokio::spawn(tick(Arc::downgrade(&waiters), waiters.armed.clone()));
         Self { waiters }
@@ -205,7 +205,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sleep_ends_at_its_deadline_give_or_take_a_tick() {
-        let timer = CoarseTimer::new();
+        let timer = CoarseTimer::start();
         let start = Instant::now();
         timer.sleep(Duration::from_millis(300)).await;
         let took = start.elapsed();
@@ -216,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reset_moves_the_deadline_and_a_dropped_sleep_disarms() {
-        let timer = CoarseTimer::new();
+        let timer = CoarseTimer::start();
         let start = Instant::now();
         let mut sleep = timer.sleep(Duration::from_millis(100));
         // Armed by a first poll, then moved later.

@@ -89,6 +89,7 @@ run() { # server target conns → "req/s MiB/s p99ms"
 median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "(each row: $REPS alternating lectern/nginx runs of ${SECONDS_PER_RUN}s; medians shown)"
 printf "\n%-8s %6s | %12s %10s %9s | %12s %10s %9s | %8s %8s\n" target conns "lectern r/s" "MiB/s" "p99 ms" "nginx r/s" "MiB/s" "p99 ms" "r/s ×" "p99 ×"
+spread=()
 for target in ${TARGETS:-segment master}; do
   for conns in ${CONNS:-50 200 1000}; do
     LR=(); LT=(); LP=(); NR=(); NT=(); NP=()
@@ -102,6 +103,10 @@ for target in ${TARGETS:-segment master}; do
     printf "%-8s %6s | %12.0f %10.1f %9.2f | %12.0f %10.1f %9.2f | %8.2f %8.2f\n" \
       "$target" "$conns" "$lr" "$lt" "$lp" "$nr" "$nt" "$np" \
       "$(echo "$lr / $nr" | bc -l)" "$(echo "$lp / $np" | bc -l)"
+    spread+=("$(printf "%-8s %6s | lectern %s | nginx %s" "$target" "$conns" "${LP[*]}" "${NP[*]}")")
   done
 done
 echo "(r/s × = lectern/nginx, above 1 is better for lectern; p99 × = lectern/nginx, below 1 is better)"
+echo
+echo "p99 ms of every run, in run order (how far one run moves):"
+printf "%s\n" "${spread[@]}"

@@ -3,6 +3,8 @@
 //! A request's life: accept (connection limit) → parse path (percent-decoded once, every segment
 //! checked) → route → token check (`/play`) or public check (`/media`) → catalog (cached) →
 //! memory cache → object store → conditional / range → response with CORS and cache headers.
+//! A `/play` or `/media` path the worker answered moments ago skips the middle: its object is
+//! on the worker's shelf ([`crate::hot`]), found after the token check and answered at once.
 //!
 //! Routes:
 //! - `GET|HEAD /play/{token}/{video_id}/{path}`: signed playback; `{path}` is relative to the
@@ -937,9 +939,9 @@ pub fn bind_workers(
 
 /// Serves `origin` with one single-threaded runtime per listener, each on a thread of its own
 /// (thread per core, as nginx runs a worker per core: a connection's tasks never move between
-/// cores and the hot path makes no cross-thread wake-ups). The memory cache, catalog and
-/// metrics are shared. Returns when `shutdown` has resolved and every worker has drained its
-/// in-flight requests.
+/// cores and the hot path makes no cross-thread wake-ups). The memory cache and catalog are
+/// shared; the hot path writes only per-worker state (shelf, metric shards). Returns when
+/// `shutdown` has resolved and every worker has drained its in-flight requests.
 pub async fn serve_workers(
     listeners: Vec<std::net::TcpListener>,
     origin: Arc<Origin>,

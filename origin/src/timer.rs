@@ -204,13 +204,14 @@ mod tests {
     use hyper::rt::Timer;
 
     #[tokio::test]
-    async fn a_sleep_ends_at_its_deadline_give_or_take_a_tick() {
+    async fn a_sleep_ends_at_its_deadline_and_soon_after() {
         let timer = CoarseTimer::start();
         let start = Instant::now();
         timer.sleep(Duration::from_millis(300)).await;
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
-        assert!(took < Duration::from_millis(300) + TICK * 3, "{took:?}");
+        // One tick late at most on an idle machine; the bound leaves room for a loaded one.
+        assert!(took < Duration::from_millis(300) + TICK * 10, "{took:?}");
         assert_eq!(timer.armed(), 0, "done timers leave the list");
     }
 
@@ -242,6 +243,6 @@ mod tests {
         tokio::time::sleep(TICK * 2).await;
         let again = Instant::now();
         timer.sleep(Duration::from_millis(50)).await;
-        assert!(again.elapsed() < Duration::from_millis(50) + TICK * 3);
+        assert!(again.elapsed() < Duration::from_millis(50) + TICK * 10);
     }
 }

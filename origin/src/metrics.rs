@@ -290,18 +290,15 @@ struct Latency(Arc<ThreadLocal<Shard>>);
 impl EncodeMetric for Latency {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         for (r, &route) in ROUTES.iter().enumerate() {
-            let mut buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_NANOS
+            let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_NANOS
                 .iter()
                 .map(|&bound| bound as f64 / 1e9)
-                .chain([f64::MAX])
+                .chain([f64::INFINITY])
                 .enumerate()
                 .map(|(b, bound)| (bound, total(&self.0, |shard| &shard.routes[r].buckets[b])))
                 .collect();
             let count = buckets.iter().map(|&(_, n)| n).sum();
             let nanos = total(&self.0, |shard| &shard.routes[r].latency_nanos);
-            if let Some(last) = buckets.last_mut() {
-                last.0 = f64::INFINITY;
-            }
             encoder
                 .encode_family(&Route { route })?
                 .encode_histogram::<NoLabelSet>(nanos as f64 / 1e9, count, &buckets, None)?;

@@ -238,6 +238,17 @@ impl Metrics {
     }
 }
 
+/// Writes one counter of a family: `value` under `labels`.
+fn encode_counter(
+    encoder: &mut MetricEncoder,
+    labels: &impl EncodeLabelSet,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    encoder
+        .encode_family(labels)?
+        .encode_counter::<NoLabelSet, _, u64>(&value, None)
+}
+
 /// `http_requests`: the shards' common statuses, then the family's others.
 #[derive(Debug)]
 struct Requests {
@@ -250,9 +261,7 @@ impl EncodeMetric for Requests {
         for (r, &route) in ROUTES.iter().enumerate() {
             for (s, &status) in COMMON_STATUSES.iter().enumerate() {
                 let count = total(&self.shards, |shard| &shard.routes[r].statuses[s]);
-                encoder
-                    .encode_family(&RouteLabels { route, status })?
-                    .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+                encode_counter(&mut encoder, &RouteLabels { route, status }, count)?;
             }
         }
         self.other.encode(encoder)
@@ -271,9 +280,7 @@ impl EncodeMetric for BodyBytes {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         for (r, &route) in ROUTES.iter().enumerate() {
             let bytes = total(&self.0, |shard| &shard.routes[r].bytes);
-            encoder
-                .encode_family(&Route { route })?
-                .encode_counter::<NoLabelSet, _, u64>(&bytes, None)?;
+            encode_counter(&mut encoder, &Route { route }, bytes)?;
         }
         Ok(())
     }
@@ -321,12 +328,11 @@ struct CacheLookups {
 impl EncodeMetric for CacheLookups {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         let hits = total(&self.shards, |shard| &shard.memory_hits);
-        encoder
-            .encode_family(&CacheLabels {
-                tier: "memory",
-                result: "hit",
-            })?
-            .encode_counter::<NoLabelSet, _, u64>(&hits, None)?;
+        let labels = CacheLabels {
+            tier: "memory",
+            result: "hit",
+        };
+        encode_counter(&mut encoder, &labels, hits)?;
         self.other.encode(encoder)
     }
 

@@ -354,12 +354,8 @@ impl Origin {
             return None;
         }
         let raw = request.uri().path();
-        let route = if raw.starts_with("/play/") {
-            "play"
-        } else {
-            "media"
-        };
         let response = self.answer_from_shelf(request, raw, started)?;
+        let route = route_name(raw, method);
         let request_id = self.request_id(request);
         Some(self.finish(
             route,
@@ -531,11 +527,7 @@ impl Origin {
                     return json_error(StatusCode::NOT_FOUND, "not_found", "no such video");
                 };
                 let path = store_path(&[&entry.prefix], rest);
-                let shelf = shelf_key(raw).map(|(key, _)| ShelfSlot {
-                    key,
-                    until: answer.fetched + CATALOG_TTL,
-                    generation,
-                });
+                let shelf = ShelfSlot::for_path(raw, &answer, generation);
                 let access = Access::Signed {
                     seconds_left: claims.expires.saturating_sub(now),
                 };
@@ -561,11 +553,7 @@ impl Origin {
                 match &answer.entry {
                     Some(entry) if entry.public && entry.prefix == wanted => {
                         let path = store_path(&[&wanted], rest);
-                        let shelf = shelf_key(raw).map(|(key, _)| ShelfSlot {
-                            key,
-                            until: answer.fetched + CATALOG_TTL,
-                            generation,
-                        });
+                        let shelf = ShelfSlot::for_path(raw, &answer, generation);
                         self.object(request, request_id, &path, Access::Public, shelf)
                             .await
                     }
@@ -799,6 +787,17 @@ struct ShelfSlot<'a> {
     until: std::time::Instant,
     /// The shelves' generation read before the lookups.
     generation: u64,
+}
+
+impl<'a> ShelfSlot<'a> {
+    /// The slot for raw path `raw` answered from catalog answer `answer`, if it has a key.
+    fn for_path(raw: &'a str, answer: &CatalogAnswer, generation: u64) -> Option<Self> {
+        shelf_key(raw).map(|(key, _)| Self {
+            key,
+            until: answer.fetched + CATALOG_TTL,
+            generation,
+        })
+    }
 }
 
 /// The shelf key of a raw request path, and its token for `/play`: the part after the token

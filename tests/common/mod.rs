@@ -244,6 +244,9 @@ pub fn assert_plays_every_rendition(args: &[&std::ffi::OsStr], heights: &[i64]) 
     );
     for player in ["hls", "dash"] {
         let results = report[player]["results"].as_array().expect("results");
+        for retried in results.iter().filter(|r| r["retried"] == true) {
+            eprintln!("warning: {player} needed a second selection of {retried}");
+        }
         let shown: Vec<i64> = results
             .iter()
             .filter_map(|r| r["videoHeight"].as_i64())
